@@ -1,0 +1,43 @@
+/* limits.h — every size, count and time limit of SPEC §11 (and the few the SPEC implies), in one
+ * place. Each has a test at the limit and one past it. Change a value here and nowhere else. */
+#ifndef WARDEN_LIMITS_H
+#define WARDEN_LIMITS_H
+
+/* Envelope files, in bytes. */
+#define WD_MAX_BUNDLE_ENVELOPE   (1024u * 1024u)
+#define WD_MAX_KILL_ENVELOPE     (64u * 1024u)
+#define WD_MAX_ROLLBACK_ENVELOPE (64u * 1024u)
+#define WD_MAX_ROSTER_ENVELOPE   (256u * 1024u)
+/* Any envelope whose type is not known in advance (warden dsse verify): the largest of the above. */
+#define WD_MAX_ENVELOPE          WD_MAX_BUNDLE_ENVELOPE
+
+/* Policy documents (YAML). */
+#define WD_MAX_POLICY_BYTES      (256u * 1024u)
+#define WD_MAX_POLICY_DEPTH      64
+#define WD_MAX_POLICY_NODES      10000
+
+/* JSON nesting: a top-level object is depth 1. */
+#define WD_MAX_JSON_DEPTH        64
+
+#define WD_MAX_SIGNATURES        16
+#define WD_MAX_ROSTER_KEYS       256
+#define WD_MAX_AUDIENCE_IDS      1024
+#define WD_MAX_LABELS            64
+#define WD_MAX_LABEL_VALUE       256
+
+/* Identifiers: ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ */
+#define WD_MAX_ID_LEN            128
+
+#define WD_NOT_BEFORE_SKEW_S     60
+#define WD_MAX_KILL_REASON       4096
+#define WD_MAX_KILL_VALIDITY_S   (72 * 3600)
+#define WD_MAX_ROLLBACK_VALIDITY_S (24 * 3600)
+#define WD_MIN_THRESHOLD         1
+#define WD_MAX_THRESHOLD         7
+
+/* Key files (PEM) are small; anything larger is not a key. */
+#define WD_MAX_KEY_FILE          (16u * 1024u)
+/* RunConfig JSON files. */
+#define WD_MAX_RUNCONFIG         (64u * 1024u)
+
+#endif

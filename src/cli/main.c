@@ -1,0 +1,47 @@
+/* main.c — the warden command: dispatch "warden <group> ..." to one file per group.
+ * Holds no logic of its own beyond the table and `warden version`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1 && cli_wants_help(argc, argv))
+        return cli_help("usage: warden version\n\nPrint warden's version.\n");
+    if (argc > 1)
+        return cli_usage_error("usage: warden version\n", "version takes no arguments");
+    printf("warden %s\n", WARDEN_VERSION);
+    return 0;
+}
+
+static const cli_group groups[] = {
+    {"version", "print the version", cmd_version},
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: warden <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
+    fprintf(f, "\nRun 'warden <command> --help' for a command's flags.\n"
+               "Exit codes: 0 ok, 1 operational error, 2 usage error, 3 rejected or denied.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0)
+        return usage(stdout);
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv + 1);
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (strcmp(argv[1], groups[i].name) == 0)
+            return groups[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "warden: unknown command '%.64s'\n", argv[1]);
+    return usage(stderr);
+}

@@ -1,0 +1,54 @@
+/* base.h — small building blocks shared by all of libwarden: bounded file I/O, RFC 3339 times,
+ * Go-style durations, identifiers and version strings. Nothing here knows about messages. */
+#ifndef WD_BASE_H
+#define WD_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warden/error.h"
+#include "warden/limits.h"
+
+/* ---- files ---- */
+
+/* Read the whole of path into a new NUL-terminated buffer (*len excludes the NUL).
+ * A file larger than max is WD_E_OVERSIZED without reading past max+1 bytes; "-" reads stdin.
+ * On error nothing is allocated. The caller frees *buf. */
+wd_code wd_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, wd_err *e);
+
+/* Write data to path durably: temp file in the same directory, fsync, rename, fsync dir.
+ * mode is applied to the new file before any byte is written. On error path is unchanged. */
+wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned mode, wd_err *e);
+
+/* ---- times (SPEC §1.1: exactly YYYY-MM-DDTHH:MM:SSZ) ---- */
+
+#define WD_TIME_STRLEN 20 /* without the NUL */
+
+/* Parse a time into seconds since the epoch. Any other spelling is WD_E_MALFORMED. */
+wd_code wd_time_parse(const char *s, int64_t *out, wd_err *e);
+/* Format t into out (WD_TIME_STRLEN+1 bytes). Years outside 0000..9999 are clamped. */
+void wd_time_format(int64_t t, char out[WD_TIME_STRLEN + 1]);
+/* Current wall-clock time in seconds. */
+int64_t wd_now(void);
+
+/* Go-style duration ("90s", "15m", "720h", "1h30m"), units h, m, s; positive; into seconds.
+ * Anything else is WD_E_USAGE. */
+wd_code wd_duration_parse(const char *s, int64_t *seconds, wd_err *e);
+
+/* ---- identifiers and versions ---- */
+
+/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ */
+bool wd_id_valid(const char *s);
+
+/* MAJOR.MINOR.PATCH, decimal, no leading zeros, each part <= 999999. */
+bool wd_semver_parse(const char *s, unsigned v[3]);
+/* <0, 0, >0 like strcmp. */
+int wd_semver_cmp(const unsigned a[3], const unsigned b[3]);
+
+/* Copy of s with control characters and non-ASCII replaced by '?' and at most max bytes
+ * (an ellipsis marks a cut): for putting untrusted text in a message. Never NULL on a NULL s
+ * (returns "(null)"). Returns out. */
+char *wd_clean_text(const char *s, char *out, size_t outsz);
+
+#endif

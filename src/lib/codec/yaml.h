@@ -1,0 +1,24 @@
+/* yaml.h — a limited YAML loader on libyaml that yields the same value tree as JSON (json_t).
+ * It exists so policy documents can be read without letting a document exhaust memory or time. */
+#ifndef WD_YAML_H
+#define WD_YAML_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "warden/error.h"
+
+/* Load exactly one YAML document from buf[0..len).
+ * Plain scalars resolve by the YAML 1.2 core schema: null/~/empty -> null, true/false ->
+ * boolean, decimal / 0x / 0o integers -> integer, floats -> real; quoted and block scalars are
+ * strings. Mapping keys must be scalars and become strings.
+ * Rejections: len > WD_MAX_POLICY_BYTES, nesting deeper than WD_MAX_POLICY_DEPTH, or more than
+ * WD_MAX_POLICY_NODES nodes counting every alias as the full size of what it names ->
+ * WD_E_OVERSIZED (checked before anything is copied, so an alias bomb fails fast and small);
+ * a repeated mapping key -> WD_E_DUPLICATE_KEY; syntax errors, a second document, any tag
+ * (explicit "!..." or "!!..."), a non-scalar key, an undefined alias -> WD_E_MALFORMED.
+ * Messages give line and column. On success the caller owns *out; on error *out is NULL. */
+wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err *e);
+
+#endif
