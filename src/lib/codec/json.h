@@ -57,7 +57,8 @@ const char *wd_json_str(const json_t *obj, const char *key);
 json_int_t wd_json_int(const json_t *obj, const char *key);
 
 /* Compact serialisation (keys in insertion order, no spaces), malloc'd, or NULL on OOM.
- * *len gets the length when len is not NULL. */
+ * *len gets the length when len is not NULL. Any value dumps, scalars included; NULL v gives
+ * NULL. The caller frees the text (free). */
 char *wd_json_dump(const json_t *v, size_t *len);
 
 #endif

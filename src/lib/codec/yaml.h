@@ -18,7 +18,13 @@
  * WD_E_OVERSIZED (checked before anything is copied, so an alias bomb fails fast and small);
  * a repeated mapping key -> WD_E_DUPLICATE_KEY; syntax errors, a second document, any tag
  * (explicit "!..." or "!!..."), a non-scalar key, an undefined alias -> WD_E_MALFORMED.
- * Messages give line and column. On success the caller owns *out; on error *out is NULL. */
+ * Messages give line and column. On success the caller owns *out; on error *out is NULL.
+ * Details: every scalar (mapping keys included), sequence and mapping is one node, and an alias
+ * counts as the nodes of what it names; a top-level mapping is depth 1 and an alias adds the
+ * depth of what it names. An alias shares the anchored value (json_incref), so treat the tree
+ * as read-only. An alias as a mapping key, an alias inside the node it names, a %TAG directive,
+ * a NUL byte, invalid UTF-8, an integer outside int64, and .inf/.nan or a float that overflows
+ * (JSON has no such values) are WD_E_MALFORMED. An empty stream or document is json null. */
 wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err *e);
 
 #endif
