@@ -17,6 +17,9 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const cli_group groups[] = {
+    {"key", "generate Ed25519 keys and print keyids", cmd_key},
+    {"dsse", "sign raw payloads and check envelope signatures", cmd_dsse},
+    {"roster", "create, extend and verify trust rosters", cmd_roster},
     {"version", "print the version", cmd_version},
 };
 

@@ -49,7 +49,7 @@ bool wd_ct_eq(const void *a, const void *b, size_t len);
 
 typedef struct wd_key wd_key; /* opaque; holds an EVP_PKEY, its raw public key and keyid */
 
-/* Generate a new private key. Caller frees with wd_key_free. */
+/* Generate a new private key. Caller frees with wd_key_free; on error *out is NULL. */
 wd_code wd_key_generate(wd_key **out, wd_err *e);
 
 /* Write the private key to path as PKCS#8 PEM with mode 0600, and the public key to path.pub as
@@ -58,15 +58,23 @@ wd_code wd_key_generate(wd_key **out, wd_err *e);
 wd_code wd_key_save(const wd_key *k, const char *path, wd_err *e);
 
 /* Load a private key (PKCS#8 PEM). A file that group or others can read is refused (WD_E_IO,
- * message says why), as is anything that is not an Ed25519 key (WD_E_MALFORMED). */
+ * message says why), as is anything that is not an Ed25519 key or is encrypted
+ * (WD_E_MALFORMED), or a file over WD_MAX_KEY_FILE (WD_E_OVERSIZED). The loaders below share
+ * these rules. Caller frees *out with wd_key_free; on error *out is NULL. */
 wd_code wd_key_load_private(const char *path, wd_key **out, wd_err *e);
 /* Load a public key (SPKI PEM). Non-Ed25519 is WD_E_MALFORMED. */
 wd_code wd_key_load_public(const char *path, wd_key **out, wd_err *e);
 /* Load either kind, deciding by the PEM label. Private keys get the permission check. */
 wd_code wd_key_load_any(const char *path, wd_key **out, wd_err *e);
-/* A public key from its 32 raw bytes. */
+/* A public key from its 32 raw bytes. Caller frees *out with wd_key_free; on error NULL. */
 wd_code wd_key_from_raw_public(const unsigned char pub[WD_ED25519_PUB_LEN], wd_key **out,
                                wd_err *e);
+/* A private key from its 32-byte RFC 8032 secret (seed), e.g. for known-answer tests.
+ * The caller wipes seed when done; the key holds its own copy. On error *out is NULL.
+ * Caller frees with wd_key_free. */
+#define WD_ED25519_SEED_LEN 32
+wd_code wd_key_from_raw_private(const unsigned char seed[WD_ED25519_SEED_LEN], wd_key **out,
+                                wd_err *e);
 
 /* "sha256:<hex of SHA-256 of the raw 32-byte public key>"; valid as long as k lives. */
 const char *wd_key_id(const wd_key *k);

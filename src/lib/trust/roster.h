@@ -13,6 +13,8 @@
 #include "../msg/dsse.h"
 
 #define WD_ROSTER_PAYLOAD_TYPE "application/vnd.warden.roster.v1+json"
+/* The payload schema version this warden reads; any other integer is unsupported-version. */
+#define WD_ROSTER_SCHEMA_VERSION 1
 
 /* Key purposes, as bits. */
 typedef enum wd_purpose {
@@ -51,20 +53,63 @@ typedef struct wd_roster {
 } wd_roster;
 
 /* Parse and validate a roster payload (strict JSON, SPEC §2 schema) without checking any
- * signature. Used on the pin-only bootstrap path and by tooling. Caller frees *out. */
+ * signature. Used on the pin-only bootstrap path and by tooling. Caller frees *out.
+ * Codes: an integer schema_version other than 1 -> WD_E_UNSUPPORTED_VERSION (checked first);
+ * a field not in the schema, including an unknown purpose name as a key of "thresholds" ->
+ * WD_E_UNKNOWN_FIELD; more than WD_MAX_ROSTER_KEYS keys in root.keys and keys together ->
+ * WD_E_OVERSIZED (counted before any key is decoded); JSON strictness codes from
+ * wd_json_parse; everything else (missing field, wrong type, bad id/time/base64, keyid not the
+ * digest of public_key, public key not 32 bytes, unknown purpose in a key, roster-root outside
+ * root.keys or a root key with another purpose, a keyid twice in one list, a threshold outside
+ * 1..7, root.threshold above the number of root keys, version 0, expires_at <= created_at,
+ * valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
+ * NULL and nothing is allocated. */
 wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **out, wd_err *e);
 
-/* Verify a roster envelope (the raw file bytes, <= WD_MAX_ROSTER_ENVELOPE).
+/* Verify a roster envelope (the raw file bytes, <= WD_MAX_ROSTER_ENVELOPE; larger is
+ * WD_E_OVERSIZED; envelope codes from wd_dsse_decode; another payloadType is WD_E_WRONG_TYPE).
  * previous == NULL: bootstrap — pin must be the keyid of one of root.keys (else
- * WD_E_UNTRUSTED_ROOT), root.threshold valid root-key signatures, not expired at now.
+ * WD_E_UNTRUSTED_ROOT), root.threshold valid root-key signatures, the pinned key's among them,
+ * not expired at now.
  * previous != NULL: rotation — version exactly previous->version+1 (<= is WD_E_STALE, > +1 is
  * WD_E_UNTRUSTED_ROOT), signed by previous's root threshold AND the new roster's root threshold,
  * not expired, same org. previous->version == this version with the same hash is accepted as
  * the same roster. On success the caller owns *out (wd_roster_free). */
 wd_code wd_roster_verify(const unsigned char *buf, size_t len, const char *pin,
                          const wd_roster *previous, int64_t now, wd_roster **out, wd_err *e);
+/* In detail (both entries below follow it):
+ * - Root keys count only when active, valid at now and distinct; when a threshold is not
+ *   reached, a failing signature by a root key is WD_E_BAD_SIGNATURE, else a valid one by a
+ *   revoked root key WD_E_REVOKED_KEY, else one outside its window WD_E_EXPIRED_KEY, else
+ *   WD_E_THRESHOLD. Extra signatures (failing, or by other keys) do not matter once the
+ *   threshold is reached.
+ * - Bootstrap (pin required, a digest in either case, else WD_E_USAGE): the payload is parsed
+ *   first (SPEC §1.2's one exception; parse codes as wd_roster_parse), then the pin must name
+ *   a root key (WD_E_UNTRUSTED_ROOT), then signatures: none by a root key of this roster (e.g.
+ *   only by keys of "keys", or by unknown keys) is WD_E_UNTRUSTED_ROOT; the pinned key must
+ *   itself be one of the valid root signers that count (else WD_E_UNTRUSTED_ROOT, or the
+ *   code for why its signature did not count): otherwise anyone could list the pinned public
+ *   key beside a root key of their own and sign with that; then expiry (now >= expires_at is
+ *   WD_E_EXPIRED). A follower whose pinned key has left the root set reaches newer rosters
+ *   by rotation only.
+ * - Rotation (pin ignored): previous's root threshold is checked before the payload is parsed
+ *   (no signature by a previous root key is WD_E_THRESHOLD, "previous roster's root keys ...");
+ *   then parse, org (WD_E_WRONG_SCOPE), version, the new root threshold (WD_E_THRESHOLD, "new
+ *   roster's root keys ..."), expiry. */
 
-/* The threshold the roster sets for purpose p (defaults 1, 2, 2, 1 applied at parse). */
+/* Flag for wd_roster_verify_ex: the roster is one this host already trusts (its stored
+ * current roster, or a link in a chain being replayed): its own expires_at is not checked,
+ * as TUF keeps using expired trusted metadata as the starting point of an update. Signatures,
+ * the pin, version and key windows are checked as always. */
+#define WD_ROSTER_KEEP_EXPIRED 1u
+
+/* wd_roster_verify with flags (0 or WD_ROSTER_KEEP_EXPIRED). Same codes and ownership. */
+wd_code wd_roster_verify_ex(const unsigned char *buf, size_t len, const char *pin,
+                            const wd_roster *previous, int64_t now, unsigned flags,
+                            wd_roster **out, wd_err *e);
+
+/* The threshold the roster sets for purpose p (defaults 1, 2, 2, 1 applied at parse;
+ * root.threshold for WD_PURPOSE_ROSTER_ROOT); 0 for a value that is not one purpose. */
 int wd_roster_threshold(const wd_roster *r, wd_purpose p);
 
 /* Check env's signatures for purpose p at time now: a signature counts when its keyid names a
@@ -74,10 +119,48 @@ int wd_roster_threshold(const wd_roster *r, wd_purpose p);
  * WD_E_BAD_SIGNATURE (a signature by a roster key does not verify, or no signer is in the
  * roster), WD_E_REVOKED_KEY, WD_E_EXPIRED_KEY, WD_E_WRONG_PURPOSE (a valid signature by a key
  * that is revoked / outside its window / lacks p, and nothing counted reached the threshold),
- * WD_E_THRESHOLD. The message names the keyid concerned and counts (e.g. "1 of 2"). */
+ * WD_E_THRESHOLD. The message names the keyid concerned and counts (e.g. "1 of 2").
+ * A valid signature by a root key (root.keys, not in keys) counts as a key that lacks p.
+ * p == WD_PURPOSE_ROSTER_ROOT checks root.keys against root.threshold instead.
+ * p not exactly one purpose is WD_E_INTERNAL. Pure: changes nothing. */
 wd_code wd_roster_check_signatures(const wd_roster *r, const wd_dsse *env, wd_purpose p,
                                    int64_t now, wd_err *e);
 
+/* Free r and everything it owns; NULL is allowed. */
 void wd_roster_free(wd_roster *r);
+
+/* ---- building rosters (signing tools) ---- */
+
+/* A new empty roster for org_id (an id, else WD_E_USAGE): version 1, root threshold 1,
+ * default purpose thresholds, no keys, times 0 (set them before encoding). Caller frees *out
+ * with wd_roster_free; on error *out is NULL. */
+wd_code wd_roster_new(const char *org_id, wd_roster **out, wd_err *e);
+
+/* A deep copy of r (keys, principals, hash). Caller frees *out; on error *out is NULL. */
+wd_code wd_roster_copy(const wd_roster *r, wd_roster **out, wd_err *e);
+
+/* Append a copy of k's public half to root.keys (root) or keys, active. WD_E_USAGE when the
+ * purposes are empty or unknown, a root key does not carry exactly roster-root, a non-root key
+ * carries it, valid_until <= valid_from (INT64_MAX means no end), the principal has control
+ * characters, or the key is already in that list; WD_E_OVERSIZED past WD_MAX_ROSTER_KEYS.
+ * On error r is unchanged. */
+wd_code wd_roster_add_key(wd_roster *r, bool root, const wd_key *k, unsigned purposes,
+                          int64_t valid_from, int64_t valid_until, const char *principal,
+                          wd_err *e);
+
+/* The key with this keyid (either hex case), searching root.keys then keys; *is_root (may be
+ * NULL) says which. NULL when absent or keyid is not a digest. Points into r. */
+wd_roster_key *wd_roster_find(const wd_roster *r, const char *keyid, bool *is_root);
+
+/* r as a compact JSON payload (SPEC §2 field order, every threshold written out). The result
+ * is parsed back with wd_roster_parse and refused (that code, message prefixed) if it would
+ * not parse. Caller frees *out; on error *out is NULL. */
+wd_code wd_roster_encode(const wd_roster *r, char **out, size_t *outlen, wd_err *e);
+
+/* wd_roster_encode, then a DSSE envelope of type WD_ROSTER_PAYLOAD_TYPE signed by every key
+ * (private halves; 1..16). Caller frees *out; on error *out is NULL. This does not check that
+ * the signers meet any threshold: verify the result with wd_roster_verify for that. */
+wd_code wd_roster_sign(const wd_roster *r, wd_key *const *keys, size_t nkeys, char **out,
+                       size_t *outlen, wd_err *e);
 
 #endif

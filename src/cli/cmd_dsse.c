@@ -1,0 +1,241 @@
+/* cmd_dsse.c — `warden dsse sign|verify` (SPEC §1.2, §9): wrap raw payload bytes in a signed
+ * DSSE envelope, and check an envelope's signatures against given keys. Signature checks
+ * only: no roster, purpose or payload semantics. It must never write OUT after an error, and
+ * never parse a payload. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "base/base.h"
+#include "crypto/crypto.h"
+#include "msg/dsse.h"
+#include "warden/limits.h"
+
+static const char usage_group[] =
+    "usage: warden dsse <command> [flags]\n"
+    "\n"
+    "DSSE v1 envelopes (SPEC §1.2), at the level of signatures only.\n"
+    "\n"
+    "commands:\n"
+    "  sign     sign raw payload bytes into an envelope\n"
+    "  verify   check an envelope's signatures against public keys\n"
+    "\n"
+    "Run 'warden dsse <command> --help' for its flags.\n";
+
+static const char usage_sign[] =
+    "usage: warden dsse sign --type TYPE --key KEY [--key KEY...] IN OUT\n"
+    "\n"
+    "Sign the bytes of IN, as they are (no validation, no canonicalisation), with every KEY\n"
+    "over PAE(TYPE, bytes), and write the envelope as compact JSON to OUT. The envelope may\n"
+    "be at most 1 MiB. OUT is replaced atomically, and not touched on any error.\n"
+    "\n"
+    "  --type TYPE   the payloadType, e.g. application/vnd.warden.policy-bundle.v1+json\n"
+    "  --key KEY     private key file (PKCS#8 PEM, mode 0600) to sign with; repeatable,\n"
+    "                1 to 16 distinct keys, one signature each\n"
+    "  IN            payload file, or - for standard input\n"
+    "  OUT           envelope file to write, or - for standard output\n"
+    "  -h, --help    show this help\n"
+    "\n"
+    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected (oversized).\n";
+
+static const char usage_verify[] =
+    "usage: warden dsse verify --key PUB [--key PUB...] [--type TYPE] ENVELOPE\n"
+    "\n"
+    "Decode ENVELOPE strictly and check its signatures: at least one must verify with one of\n"
+    "the PUB keys, and every signature made under one of their keyids must verify. Signatures\n"
+    "by other keyids are ignored. The payload is not parsed. On success prints\n"
+    "  verified: N signature(s), payloadType TYPE, message hash sha256:<hex>\n"
+    "where N counts distinct keys.\n"
+    "\n"
+    "  --key PUB     public key file (SubjectPublicKeyInfo PEM; a private key file also\n"
+    "                works); repeatable, at most 16\n"
+    "  --type TYPE   require this payloadType (else rejected: wrong-type)\n"
+    "  ENVELOPE      envelope file (at most 1 MiB), or - for standard input\n"
+    "  -h, --help    show this help\n"
+    "\n"
+    "Exit codes: 0 verified, 1 operational error, 2 usage error,\n"
+    "3 rejected (malformed, oversized, unknown-field, duplicate-key, trailing-data,\n"
+    "wrong-type, bad-signature).\n";
+
+/* Most --key flags one command takes. */
+#define MAX_KEYS WD_MAX_SIGNATURES
+
+static void free_keys(wd_key **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wd_key_free(keys[i]);
+}
+
+/* Load key files with load (private or any); on error none stays loaded. */
+static wd_code load_keys(char *const *paths, size_t n, bool private_only, wd_key **keys,
+                         wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        wd_code c = private_only ? wd_key_load_private(paths[i], &keys[i], e)
+                                 : wd_key_load_any(paths[i], &keys[i], e);
+        if (c != WD_OK) {
+            free_keys(keys, i);
+            return wd_err_prefix(e, "--key");
+        }
+    }
+    return WD_OK;
+}
+
+static wd_code write_out(const char *out, const char *data, size_t len, wd_err *e)
+{
+    if (strcmp(out, "-") != 0)
+        return wd_write_file(out, data, len, 0644, e);
+    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+        return wd_err_set(e, WD_E_IO, "standard output: write failed");
+    return WD_OK;
+}
+
+static int do_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, 't'},
+        {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *type = NULL;
+    char *keypaths[MAX_KEYS];
+    size_t nkeys = 0;
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            type = optarg;
+            break;
+        case 'k':
+            if (nkeys == MAX_KEYS)
+                return cli_usage_error(usage_sign, "at most %d --key flags", MAX_KEYS);
+            keypaths[nkeys++] = optarg;
+            break;
+        case 'h':
+            return cli_help(usage_sign);
+        default:
+            return cli_usage_error(usage_sign, "unknown option or missing value: %s",
+                                   argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage_error(usage_sign, "IN and OUT are required (and nothing else)");
+    if (type == NULL || type[0] == '\0' || nkeys == 0)
+        return cli_usage_error(usage_sign, "--type (not empty) and --key are required");
+    const char *in = argv[optind], *out = argv[optind + 1];
+
+    wd_err e;
+    wd_err_clear(&e);
+    wd_key *keys[MAX_KEYS];
+    if (load_keys(keypaths, nkeys, true, keys, &e) != WD_OK)
+        return cli_report(&e);
+    unsigned char *payload = NULL;
+    size_t plen = 0;
+    char *env = NULL;
+    size_t envlen = 0;
+    wd_code c = wd_read_file(in, WD_MAX_ENVELOPE, &payload, &plen, &e);
+    if (c == WD_OK)
+        c = wd_dsse_sign(type, payload, plen, keys, nkeys, &env, &envlen, &e);
+    if (c == WD_OK && envlen > WD_MAX_ENVELOPE)
+        c = wd_err_set(&e, WD_E_OVERSIZED,
+                       "envelope would be %zu bytes, more than the limit of %u", envlen,
+                       WD_MAX_ENVELOPE);
+    if (c == WD_OK)
+        c = write_out(out, env, envlen, &e);
+    free(env);
+    free(payload);
+    free_keys(keys, nkeys);
+    return cli_report(&e);
+}
+
+static int do_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"type", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *type = NULL;
+    char *keypaths[MAX_KEYS];
+    size_t nkeys = 0;
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            type = optarg;
+            break;
+        case 'k':
+            if (nkeys == MAX_KEYS)
+                return cli_usage_error(usage_verify, "at most %d --key flags", MAX_KEYS);
+            keypaths[nkeys++] = optarg;
+            break;
+        case 'h':
+            return cli_help(usage_verify);
+        default:
+            return cli_usage_error(usage_verify, "unknown option or missing value: %s",
+                                   argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_verify, "exactly one ENVELOPE is required");
+    if (nkeys == 0)
+        return cli_usage_error(usage_verify, "at least one --key is required");
+    const char *path = argv[optind];
+
+    wd_err e;
+    wd_err_clear(&e);
+    wd_key *keys[MAX_KEYS];
+    if (load_keys(keypaths, nkeys, false, keys, &e) != WD_OK)
+        return cli_report(&e);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    memset(&d, 0, sizeof d);
+    size_t nvalid = 0;
+    char hash[WD_DIGEST_STRLEN + 1];
+    wd_code c = wd_read_file(path, WD_MAX_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_dsse_decode(buf, len, WD_MAX_ENVELOPE, &d, &e);
+    if (c == WD_OK && type != NULL && strcmp(d.payload_type, type) != 0) {
+        char got[128];
+        c = wd_err_set(&e, WD_E_WRONG_TYPE, "payloadType is \"%s\", expected \"%s\"",
+                       wd_clean_text(d.payload_type, got, sizeof got), type);
+    }
+    if (c == WD_OK)
+        c = wd_dsse_verify_any(&d, keys, nkeys, &nvalid, &e);
+    if (c == WD_OK)
+        c = wd_dsse_message_hash(&d, hash, &e);
+    if (c == WD_OK) {
+        char shown[256];
+        printf("verified: %zu signature(s), payloadType %s, message hash %s\n", nvalid,
+               wd_clean_text(d.payload_type, shown, sizeof shown), hash);
+    }
+    wd_dsse_free(&d);
+    free(buf);
+    free_keys(keys, nkeys);
+    return cli_report(&e);
+}
+
+int cmd_dsse(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(usage_group, "a dsse command is required");
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
+        return cli_help(usage_group);
+    if (strcmp(sub, "sign") == 0)
+        return do_sign(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return do_verify(argc - 1, argv + 1);
+    char shown[64];
+    return cli_usage_error(usage_group, "unknown dsse command '%s'",
+                           wd_clean_text(sub, shown, sizeof shown));
+}
