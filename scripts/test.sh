@@ -4,16 +4,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-setup() { # setup DIR ARGS...
-  local dir=$1; shift
+setup() { # setup DIR CC ARGS...
+  local dir=$1 cc=$2; shift 2
   if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+    CC=$cc meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
   fi
 }
 
 status=0
-setup build || exit 1
-setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
+# gcc for the plain build, clang for the sanitized one: both compilers, warnings as errors.
+setup build gcc || exit 1
+setup build-asan clang -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false \
   -Dc_args=-fno-sanitize-recover=all || exit 1
 
 for dir in build build-asan; do
@@ -28,6 +29,12 @@ for dir in build build-asan; do
   meson test -C "$dir" --num-processes 2 --print-errorlogs || status=1
 done
 
+# The gate registry's concurrency test once more under ThreadSanitizer (clang).
+echo "== testing build-tsan (ThreadSanitizer: test_gate_threads)"
+mkdir -p build-tsan-log
+bash scripts/tsan.sh >build-tsan-log/tap.txt 2>build-tsan-log/stderr.txt; tsan_rc=$?
+cat build-tsan-log/tap.txt
+[ $tsan_rc -eq 0 ] || { cat build-tsan-log/stderr.txt; status=1; }
 python3 scripts/count-tap.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-  || status=1
+  --tap "tsan:build-tsan-log/tap.txt:$tsan_rc" || status=1
 exit $status

@@ -70,8 +70,10 @@ int wd_code_exit(wd_code code);
 wd_code wd_err_set(wd_err *e, wd_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix the existing message with "prefix: " (keeps the code); returns e->code. */
-wd_code wd_err_prefix(wd_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the existing message with "prefix: " and return code (the result being passed up, so
+ * that it survives when e is NULL). e->code is set to code. */
+wd_code wd_err_prefix(wd_err *e, wd_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Reset to WD_OK with an empty message. */
 void wd_err_clear(wd_err *e);

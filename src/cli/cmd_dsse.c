@@ -77,7 +77,7 @@ static wd_code load_keys(char *const *paths, size_t n, bool private_only, wd_key
                                  : wd_key_load_any(paths[i], &keys[i], e);
         if (c != WD_OK) {
             free_keys(keys, i);
-            return wd_err_prefix(e, "--key");
+            return wd_err_prefix(e, c, "--key");
         }
     }
     return WD_OK;

@@ -146,7 +146,7 @@ static wd_code load_private_keys(char *const *paths, size_t n, const char *flag,
         wd_code c = wd_key_load_private(paths[i], &keys[i], e);
         if (c != WD_OK) {
             free_keys(keys, i);
-            return wd_err_prefix(e, "%s %s", flag, paths[i]);
+            return wd_err_prefix(e, c, "%s %s", flag, paths[i]);
         }
     }
     return WD_OK;
@@ -159,7 +159,7 @@ static wd_code expiry_from(const char *flag, const char *dur, int64_t now, int64
     int64_t secs = 0, latest = 0;
     wd_code c = wd_duration_parse(dur, &secs, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s", flag);
+        return wd_err_prefix(e, c, "%s", flag);
     if (wd_time_parse(LATEST_TIME, &latest, e) != WD_OK)
         return WD_E_INTERNAL;
     if (secs > latest - now)
@@ -233,7 +233,7 @@ static wd_code read_current(const char *path, int64_t now, wd_roster **out, wd_e
     c = wd_dsse_decode(buf, len, WD_MAX_ROSTER_ENVELOPE, &env, e);
     free(buf);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s", path);
+        return wd_err_prefix(e, c, "%s", path);
     if (strcmp(env.payload_type, WD_ROSTER_PAYLOAD_TYPE) != 0) {
         char got[80];
         wd_clean_text(env.payload_type, got, sizeof got);
@@ -248,7 +248,7 @@ static wd_code read_current(const char *path, int64_t now, wd_roster **out, wd_e
     wd_dsse_free(&env);
     if (c != WD_OK) {
         wd_roster_free(r);
-        return wd_err_prefix(e, "%s", path);
+        return wd_err_prefix(e, c, "%s", path);
     }
     *out = r;
     return WD_OK;
@@ -286,7 +286,7 @@ static wd_code sign_verify_write(const wd_roster *next, const wd_roster *prev, c
     wd_roster *check = NULL;
     c = wd_roster_verify((const unsigned char *)env, len, pin, prev, now, &check, e);
     if (c != WD_OK)
-        wd_err_prefix(e, "refusing to write a roster its verifier rejects");
+        wd_err_prefix(e, c, "refusing to write a roster its verifier rejects");
     wd_roster_free(check);
     if (c == WD_OK)
         c = wd_write_file(out, env, len, 0644, e);
@@ -379,7 +379,7 @@ static int do_init(int argc, char **argv)
         c = wd_roster_add_key(r, true, keys[i], WD_PURPOSE_ROSTER_ROOT, now, INT64_MAX, NULL,
                               &e);
         if (c != WD_OK)
-            wd_err_prefix(&e, "--root-key %s", roots[i]);
+            wd_err_prefix(&e, e.code, "--root-key %s", roots[i]);
     }
     if (c == WD_OK)
         c = sign_verify_write(r, NULL, wd_key_id(keys[0]), keys, nroots, now, out, &e);
@@ -571,7 +571,7 @@ static int do_add_key(int argc, char **argv)
         return cli_usage_error(usage_add_key, "%s", e.msg);
     wd_key *k = NULL;
     if (wd_key_load_any(keypath, &k, &e) != WD_OK) {
-        wd_err_prefix(&e, "--key %s", keypath);
+        wd_err_prefix(&e, e.code, "--key %s", keypath);
         return cli_report(&e);
     }
     wd_roster *prev = NULL, *next = NULL;
@@ -581,7 +581,7 @@ static int do_add_key(int argc, char **argv)
     if (c == WD_OK) {
         c = wd_roster_add_key(next, root, k, bits, now, until, principal, &e);
         if (c != WD_OK)
-            wd_err_prefix(&e, "--key %s", keypath);
+            wd_err_prefix(&e, e.code, "--key %s", keypath);
     }
     wd_key_free(k);
     int rc;
@@ -722,7 +722,7 @@ static int do_verify(int argc, char **argv)
         wd_roster *r = NULL;
         c = verify_file(chain[i], pin, prev, now, WD_ROSTER_KEEP_EXPIRED, &r, &e);
         if (c != WD_OK)
-            wd_err_prefix(&e, "--previous %s", chain[i]);
+            wd_err_prefix(&e, e.code, "--previous %s", chain[i]);
         wd_roster_free(prev);
         prev = r;
     }

@@ -17,10 +17,16 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const cli_group groups[] = {
+    {"version", "print the version", cmd_version},
     {"key", "generate Ed25519 keys and print keyids", cmd_key},
     {"dsse", "sign raw payloads and check envelope signatures", cmd_dsse},
     {"roster", "create, extend and verify trust rosters", cmd_roster},
-    {"version", "print the version", cmd_version},
+    {"bundle", "create, verify and inspect signed policy bundles", cmd_bundle},
+    {"kill", "create and verify signed remote kill messages", cmd_kill},
+    {"rollback", "create and verify signed rollback authorizations", cmd_rollback},
+    {"policy", "check policy documents", cmd_policy},
+    {"gate", "decide whether a RunConfig may create a server", cmd_gate},
+    {"run", "start an MCP server if the policy allows it", cmd_run},
 };
 
 static int usage(FILE *f)

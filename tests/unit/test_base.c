@@ -58,10 +58,12 @@ static void t02_err_set_cleans_control_bytes(void **state)
     assert_int_equal(wd_err_set(&e, WD_E_MALFORMED, "bad %s", "a\nb\x1b[31m\xc3\xa9"),
                      WD_E_MALFORMED);
     assert_string_equal(e.msg, "bad a?b?[31m??");
-    wd_err_prefix(&e, "file %d", 7);
+    assert_int_equal(wd_err_prefix(&e, WD_E_MALFORMED, "file %d", 7), WD_E_MALFORMED);
     assert_string_equal(e.msg, "file 7: bad a?b?[31m??");
     assert_int_equal(e.code, WD_E_MALFORMED);
     assert_int_equal(wd_err_set(NULL, WD_E_IO, "x"), WD_E_IO);
+    /* with no error struct the code still travels up */
+    assert_int_equal(wd_err_prefix(NULL, WD_E_STALE, "ctx"), WD_E_STALE);
     wd_err_clear(&e);
     assert_int_equal(e.code, WD_OK);
 }
@@ -75,7 +77,7 @@ static void t03_err_message_is_bounded(void **state)
     big[sizeof big - 1] = '\0';
     wd_err_set(&e, WD_E_IO, "%s", big);
     assert_int_equal(strlen(e.msg), WD_ERR_MSG_MAX - 1);
-    wd_err_prefix(&e, "%s", big);
+    wd_err_prefix(&e, WD_E_IO, "%s", big);
     assert_true(strlen(e.msg) < WD_ERR_MSG_MAX);
 }
 

@@ -78,10 +78,10 @@ wd_code wd_err_set(wd_err *e, wd_code code, const char *fmt, ...)
     return code;
 }
 
-wd_code wd_err_prefix(wd_err *e, const char *fmt, ...)
+wd_code wd_err_prefix(wd_err *e, wd_code code, const char *fmt, ...)
 {
     if (e == NULL)
-        return WD_E_INTERNAL;
+        return code;
     char pre[WD_ERR_MSG_MAX];
     char old[WD_ERR_MSG_MAX];
     va_list ap;
@@ -97,7 +97,8 @@ wd_code wd_err_prefix(wd_err *e, const char *fmt, ...)
     memcpy(e->msg + pl + 2, old, ol);
     e->msg[pl + 2 + ol] = '\0';
     clean(e->msg);
-    return e->code;
+    e->code = code;
+    return code;
 }
 
 void wd_err_clear(wd_err *e)

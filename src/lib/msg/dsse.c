@@ -46,7 +46,7 @@ static wd_code decode_sig(const json_t *v, size_t i, wd_dsse_sig *out, wd_err *e
     unsigned char raw[WD_SHA256_LEN];
     c = wd_digest_parse(wd_json_str(v, "keyid"), raw, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s.keyid", path);
+        return wd_err_prefix(e, c, "%s.keyid", path);
     wd_digest_format(raw, out->keyid);
 
     const json_t *s = json_object_get(v, "sig");
@@ -54,7 +54,7 @@ static wd_code decode_sig(const json_t *v, size_t i, wd_dsse_sig *out, wd_err *e
     size_t siglen = 0;
     c = wd_b64_decode(json_string_value(s), json_string_length(s), &sig, &siglen, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s.sig", path);
+        return wd_err_prefix(e, c, "%s.sig", path);
     if (siglen != WD_ED25519_SIG_LEN) {
         free(sig);
         return wd_err_set(e, WD_E_MALFORMED, "%s.sig: %zu bytes, an Ed25519 signature has %d",
@@ -75,7 +75,7 @@ wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse
     json_t *root = NULL;
     wd_code c = wd_json_parse(buf, len, max, &root, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "envelope");
+        return wd_err_prefix(e, c, "envelope");
     wd_dsse d;
     memset(&d, 0, sizeof d);
 
@@ -113,7 +113,7 @@ wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse
     c = wd_b64_decode(json_string_value(p), json_string_length(p), &d.payload, &d.payload_len,
                       e);
     if (c != WD_OK) {
-        wd_err_prefix(e, "envelope.payload");
+        wd_err_prefix(e, c, "envelope.payload");
         goto fail;
     }
     d.payload_type = strdup(json_string_value(type));

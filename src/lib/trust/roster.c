@@ -106,7 +106,7 @@ static wd_code parse_time_field(const json_t *obj, const char *key, const char *
     char p[PATH_SZ];
     wd_code c = wd_time_parse(wd_json_str(obj, key), out, e);
     if (c != WD_OK)
-        wd_err_prefix(e, "%s", wd_path_key(p, sizeof p, path, key));
+        wd_err_prefix(e, c, "%s", wd_path_key(p, sizeof p, path, key));
     return c;
 }
 
@@ -160,14 +160,14 @@ static wd_code parse_key(const json_t *v, const char *path, bool root, wd_roster
     unsigned char want[WD_SHA256_LEN];
     c = wd_digest_parse(wd_json_str(v, "keyid"), want, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s", wd_path_key(p, sizeof p, path, "keyid"));
+        return wd_err_prefix(e, c, "%s", wd_path_key(p, sizeof p, path, "keyid"));
 
     const char *b64 = wd_json_str(v, "public_key");
     unsigned char *raw = NULL;
     size_t rawlen = 0;
     c = wd_b64_decode(b64, strlen(b64), &raw, &rawlen, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "%s", wd_path_key(p, sizeof p, path, "public_key"));
+        return wd_err_prefix(e, c, "%s", wd_path_key(p, sizeof p, path, "public_key"));
     if (rawlen != WD_ED25519_PUB_LEN) {
         free(raw);
         return wd_err_set(e, WD_E_MALFORMED, "%s: %zu bytes, an Ed25519 public key has %d",
@@ -413,7 +413,7 @@ wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **ou
     json_t *doc = NULL;
     wd_code c = wd_json_parse(payload, len, WD_MAX_ROSTER_ENVELOPE, &doc, e);
     if (c != WD_OK)
-        return wd_err_prefix(e, "roster");
+        return wd_err_prefix(e, c, "roster");
     wd_roster *r = calloc(1, sizeof *r);
     if (r == NULL) {
         json_decref(doc);
@@ -1044,7 +1044,7 @@ wd_code wd_roster_encode(const wd_roster *r, char **out, size_t *outlen, wd_err 
     wd_roster_free(check);
     if (c != WD_OK) {
         free(s);
-        return wd_err_prefix(e, "refusing to encode roster");
+        return wd_err_prefix(e, c, "refusing to encode roster");
     }
     *out = s;
     if (outlen != NULL)

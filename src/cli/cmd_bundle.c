@@ -1,0 +1,624 @@
+/* cmd_bundle.c — `warden bundle create|verify|inspect` (SPEC §3, §9): build a signed policy
+ * bundle its own verifier accepts, verify one as a follower would (roster from the pin, then the
+ * bundle, then the transition rule), and show one without trusting it.
+ * It must never write --out after an error, and never call an unverified bundle verified. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "base/base.h"
+#include "codec/json.h"
+#include "crypto/crypto.h"
+#include "msg/bundle.h"
+#include "msg/message.h"
+#include "trust/roster.h"
+
+/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
+#define MAX_MULTI 256
+
+static const char usage_group[] =
+    "usage: warden bundle <command> [flags]\n"
+    "\n"
+    "Signed policy bundles (SPEC §3).\n"
+    "\n"
+    "commands:\n"
+    "  create    build and sign a bundle from a policy file\n"
+    "  verify    verify a bundle as a follower would, and decide the transition\n"
+    "  inspect   show a bundle's fields without verifying its signatures\n"
+    "\n"
+    "Run 'warden bundle <command> --help' for its flags.\n";
+
+static const char usage_create[] =
+    "usage: warden bundle create --policy FILE --org ORG --fleet FLEET --env ENV --version N\n"
+    "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
+    "         [--previous BUNDLE | --previous-hash DIGEST] [--id ID] [--expires-in DUR]\n"
+    "         [--not-before TIME] [--min-version V] --sign KEY [--sign KEY...] --out FILE\n"
+    "\n"
+    "Build a policy bundle and sign it with every --sign key. The bundle is checked as its\n"
+    "verifier would check it (payload schema, window, sections, policy validity, sizes) and\n"
+    "nothing is written when a check fails; only signatures and thresholds are left to the\n"
+    "verifier, which knows the roster.\n"
+    "\n"
+    "  --policy FILE          policy document (YAML, at most 256 KiB); only the sections\n"
+    "                         version, mode, servers, permission_profiles, mcp_tool_policy\n"
+    "  --org ORG              org_id\n"
+    "  --fleet FLEET          fleet_id\n"
+    "  --env ENV              environment\n"
+    "  --version N            bundle version, an integer >= 1\n"
+    "  --instances LIST       audience: comma-separated instance ids, or '*' for all\n"
+    "  --label K=V            audience: instances whose label K equals V (repeatable;\n"
+    "                         every label must match)\n"
+    "  --previous BUNDLE      the bundle this one follows: previous_bundle_hash is its hash\n"
+    "  --previous-hash DIGEST previous_bundle_hash given directly (default \"\": first bundle)\n"
+    "  --id ID                bundle_id (default b-<version>)\n"
+    "  --expires-in DUR       validity from not_before, Go-style duration (default 720h)\n"
+    "  --not-before TIME      start of validity, YYYY-MM-DDTHH:MM:SSZ (default now);\n"
+    "                         created_at is now, or TIME when that is earlier\n"
+    "  --min-version V        min_warden_version (default 0.1.0)\n"
+    "  --sign KEY             private key file to sign with (repeatable, at most 16)\n"
+    "  --out FILE             where to write the envelope\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_verify[] =
+    "usage: warden bundle verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
+    "         --instance ID [--label K=V...] [--current BUNDLE] [--rollback AUTH] [--at TIME]\n"
+    "         BUNDLE\n"
+    "\n"
+    "Verify BUNDLE as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
+    "fingerprint, then the bundle's envelope, signatures (policy-bundle-signing threshold),\n"
+    "payload, scope, audience, validity and policy, then the transition from the active\n"
+    "bundle. Prints one summary line and the outcome: accepted, no-op, accepted with versions\n"
+    "skipped, or accepted as an authorized rollback. A rejection prints one line\n"
+    "'rejected (<code>): <detail>' on stderr.\n"
+    "\n"
+    "  --roster FILE      trust roster envelope\n"
+    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    "  --org ORG          this follower's org_id\n"
+    "  --fleet FLEET      this follower's fleet_id\n"
+    "  --env ENV          this follower's environment\n"
+    "  --instance ID      this follower's instance id\n"
+    "  --label K=V        one of this follower's labels (repeatable)\n"
+    "  --current BUNDLE   the active bundle (verified too, except its validity window)\n"
+    "  --rollback AUTH    rollback authorization, needed to accept a lower version\n"
+    "  --at TIME          evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit codes: 0 accepted or no-op, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_inspect[] =
+    "usage: warden bundle inspect [--json] BUNDLE\n"
+    "\n"
+    "Decode BUNDLE and show its fields. Signatures are NOT verified: what is shown is what the\n"
+    "file claims. Use 'warden bundle verify' to decide whether to trust it. The payload must\n"
+    "still parse strictly; a file that does not is rejected with its code.\n"
+    "\n"
+    "  --json       print one JSON object instead of text\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "Exit codes: 0 shown, 1 operational error, 2 usage error, 3 rejected.\n";
+
+/* ---- shared helpers ---- */
+
+static int bad_option(const char *usage, char **argv)
+{
+    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
+}
+
+static bool parse_count(const char *s, long long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Load every --sign key; on error frees what it loaded. */
+static wd_code load_keys(char **paths, size_t n, wd_key **keys, wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
+        if (c != WD_OK) {
+            for (size_t j = 0; j < i; j++)
+                wd_key_free(keys[j]);
+            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
+        }
+    }
+    return WD_OK;
+}
+
+static void free_keys(wd_key **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wd_key_free(keys[i]);
+}
+
+static wd_code load_roster(const char *path, const char *pin, int64_t now, wd_roster **r,
+                           wd_err *e)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
+    if (c == WD_OK) {
+        c = wd_roster_verify(buf, len, pin, NULL, now, r, e);
+        free(buf);
+    }
+    return c;
+}
+
+static const char *audience_text(const wd_audience *a, char *out, size_t outsz)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    char piece[WD_MAX_LABEL_VALUE + WD_MAX_ID_LEN + 8];
+    switch (a->kind) {
+    case WD_AUDIENCE_ALL:
+        snprintf(out, outsz, "all instances (*)");
+        return out;
+    case WD_AUDIENCE_IDS:
+        used = (size_t)snprintf(out, outsz, "instance_ids");
+        for (size_t i = 0; i < a->nids && used < outsz; i++) {
+            snprintf(piece, sizeof piece, "%s%s", i ? ", " : " ", a->ids[i]);
+            used += (size_t)snprintf(out + used, outsz - used, "%s", piece);
+        }
+        break;
+    case WD_AUDIENCE_LABELS:
+        used = (size_t)snprintf(out, outsz, "labels");
+        for (size_t i = 0; i < a->nlabels && used < outsz; i++) {
+            snprintf(piece, sizeof piece, "%s%s=%s", i ? ", " : " ", a->labels[i].key,
+                     a->labels[i].value);
+            used += (size_t)snprintf(out + used, outsz - used, "%s", piece);
+        }
+        break;
+    }
+    char *clean = strdup(out);
+    if (clean != NULL) {
+        wd_clean_text(clean, out, outsz);
+        free(clean);
+    }
+    return out;
+}
+
+/* ---- create ---- */
+
+static int do_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"version", required_argument, NULL, 'v'},
+        {"instances", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"previous", required_argument, NULL, 'P'},
+        {"previous-hash", required_argument, NULL, 'H'},
+        {"id", required_argument, NULL, 'I'},
+        {"expires-in", required_argument, NULL, 'x'},
+        {"not-before", required_argument, NULL, 'n'},
+        {"min-version", required_argument, NULL, 'm'},
+        {"sign", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *policy = NULL, *org = NULL, *fleet = NULL, *env = NULL, *version = NULL;
+    const char *instances = NULL, *previous = NULL, *previous_hash = NULL, *id = NULL;
+    const char *expires_in = "720h", *not_before = NULL, *min_version = "0.1.0", *out = NULL;
+    char *labels[MAX_MULTI], *signs[MAX_MULTI];
+    size_t nlabels = 0, nsigns = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'p': policy = optarg; break;
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'v': version = optarg; break;
+        case 'i': instances = optarg; break;
+        case 'P': previous = optarg; break;
+        case 'H': previous_hash = optarg; break;
+        case 'I': id = optarg; break;
+        case 'x': expires_in = optarg; break;
+        case 'n': not_before = optarg; break;
+        case 'm': min_version = optarg; break;
+        case 'O': out = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_create, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 's':
+            if (nsigns == WD_MAX_SIGNATURES)
+                return cli_usage_error(usage_create, "too many --sign flags (at most %d)",
+                                       WD_MAX_SIGNATURES);
+            signs[nsigns++] = optarg;
+            break;
+        case 'h': return cli_help(usage_create);
+        default: return bad_option(usage_create, argv);
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
+    if (!policy || !org || !fleet || !env || !version || !out)
+        return cli_usage_error(usage_create,
+                               "--policy, --org, --fleet, --env, --version and --out are required");
+    if (nsigns == 0)
+        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    if (previous && previous_hash)
+        return cli_usage_error(usage_create, "give at most one of --previous and --previous-hash");
+    long long ver;
+    if (!parse_count(version, &ver))
+        return cli_usage_error(usage_create, "--version: '%s' is not an integer", version);
+    int64_t ttl, now = wd_now(), nb = now;
+    wd_err e;
+    wd_err_clear(&e);
+    if (wd_duration_parse(expires_in, &ttl, &e) != WD_OK)
+        return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
+    if (not_before && wd_time_parse(not_before, &nb, &e) != WD_OK)
+        return cli_usage_error(usage_create, "--not-before: %s", e.msg);
+    wd_bundle spec;
+    memset(&spec, 0, sizeof spec);
+    if (!wd_semver_parse(min_version, spec.min_warden_version))
+        return cli_usage_error(usage_create, "--min-version: '%s' is not MAJOR.MINOR.PATCH",
+                               min_version);
+    if (wd_audience_from_text(instances, labels, nlabels, &spec.audience, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_create, "%s", e.msg)
+                                    : cli_report(&e);
+
+    int rc = 0;
+    unsigned char *yaml = NULL, *prev = NULL;
+    size_t yaml_len = 0, prev_len = 0;
+    char *envelope = NULL;
+    size_t env_len = 0;
+    wd_key *keys[WD_MAX_SIGNATURES] = {0};
+    bool keys_loaded = false;
+    char idbuf[64];
+
+    wd_code c = wd_read_file(policy, WD_MAX_POLICY_BYTES, &yaml, &yaml_len, &e);
+    if (c != WD_OK) {
+        wd_msg_prefix(c, &e, "--policy");
+        goto report;
+    }
+    if (previous) {
+        c = wd_read_file(previous, WD_MAX_BUNDLE_ENVELOPE, &prev, &prev_len, &e);
+        wd_dsse d;
+        wd_bundle *pb = NULL;
+        if (c == WD_OK)
+            c = wd_msg_decode_unverified(prev, prev_len, WD_MAX_BUNDLE_ENVELOPE,
+                                         WD_BUNDLE_PAYLOAD_TYPE, &d, &e);
+        if (c == WD_OK) {
+            c = wd_bundle_parse(d.payload, d.payload_len, &pb, &e);
+            wd_dsse_free(&d);
+        }
+        if (c != WD_OK) {
+            wd_msg_prefix(c, &e, "--previous %s", previous);
+            goto report;
+        }
+        if (pb->version >= ver) {
+            rc = cli_usage_error(usage_create,
+                                 "--previous is version %lld, not lower than --version %lld",
+                                 (long long)pb->version, ver);
+            wd_bundle_free(pb);
+            goto done;
+        }
+        memcpy(spec.previous_bundle_hash, pb->hash, sizeof spec.previous_bundle_hash);
+        wd_bundle_free(pb);
+    } else if (previous_hash) {
+        snprintf(spec.previous_bundle_hash, sizeof spec.previous_bundle_hash, "%s", previous_hash);
+        if (strlen(previous_hash) >= sizeof spec.previous_bundle_hash) {
+            c = wd_err_set(&e, WD_E_MALFORMED,
+                           "bundle: previous_bundle_hash is not a digest (sha256: + 64 hex)");
+            goto report;
+        }
+    }
+    if (id == NULL) {
+        snprintf(idbuf, sizeof idbuf, "b-%lld", ver);
+        id = idbuf;
+    }
+    spec.bundle_id = (char *)id;
+    spec.scope.org_id = (char *)org;
+    spec.scope.fleet_id = (char *)fleet;
+    spec.scope.environment = (char *)env;
+    spec.version = (int64_t)ver;
+    spec.not_before = nb;
+    spec.created_at = nb < now ? nb : now;
+    spec.expires_at = nb + ttl;
+    spec.policy_yaml = (char *)yaml;
+    spec.policy_len = yaml_len;
+    c = wd_digest_of(yaml, yaml_len, spec.policy_sha256, &e);
+    if (c != WD_OK)
+        goto report;
+    c = load_keys(signs, nsigns, keys, &e);
+    if (c != WD_OK)
+        goto report;
+    keys_loaded = true;
+    c = wd_bundle_build(&spec, keys, nsigns, now, &envelope, &env_len, &e);
+    if (c != WD_OK)
+        goto report;
+    c = wd_write_file(out, envelope, env_len, 0644, &e);
+    if (c != WD_OK)
+        goto report;
+    char hash[WD_DIGEST_STRLEN + 1];
+    {
+        wd_dsse d;
+        c = wd_dsse_decode((const unsigned char *)envelope, env_len, WD_MAX_BUNDLE_ENVELOPE, &d,
+                           &e);
+        if (c != WD_OK)
+            goto report;
+        c = wd_dsse_message_hash(&d, hash, &e);
+        wd_dsse_free(&d);
+        if (c != WD_OK)
+            goto report;
+    }
+    printf("bundle %s version %lld %s written to %s\n", id, ver, hash, out);
+    goto done;
+report:
+    rc = cli_report(&e);
+done:
+    if (keys_loaded)
+        free_keys(keys, nsigns);
+    spec.policy_yaml = NULL;
+    wd_audience_free(&spec.audience);
+    free(yaml);
+    free(prev);
+    free(envelope);
+    return rc;
+}
+
+/* ---- verify ---- */
+
+static int do_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"roster", required_argument, NULL, 'r'},
+        {"pin", required_argument, NULL, 'p'},
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"instance", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"current", required_argument, NULL, 'c'},
+        {"rollback", required_argument, NULL, 'R'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *roster = NULL, *pin = NULL, *org = NULL, *fleet = NULL, *env = NULL;
+    const char *instance = NULL, *current = NULL, *rollback = NULL, *at = NULL;
+    char *labels[MAX_MULTI];
+    size_t nlabels = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'r': roster = optarg; break;
+        case 'p': pin = optarg; break;
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'i': instance = optarg; break;
+        case 'c': current = optarg; break;
+        case 'R': rollback = optarg; break;
+        case 'a': at = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_verify, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 'h': return cli_help(usage_verify);
+        default: return bad_option(usage_verify, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_verify, "give exactly one BUNDLE");
+    if (!roster || !pin || !org || !fleet || !env || !instance)
+        return cli_usage_error(usage_verify, "--roster, --pin, --org, --fleet, --env and "
+                                             "--instance are required");
+    const char *path = argv[optind];
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t now = wd_now();
+    if (at && wd_time_parse(at, &now, &e) != WD_OK)
+        return cli_usage_error(usage_verify, "--at: %s", e.msg);
+    wd_label *fl = NULL;
+    if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_verify, "--label: %s", e.msg)
+                                    : cli_report(&e);
+    wd_follower f = {org, fleet, env, instance, fl, nlabels};
+
+    int rc;
+    wd_roster *r = NULL;
+    wd_bundle *b = NULL, *cur = NULL;
+    unsigned char *buf = NULL, *auth = NULL;
+    size_t len = 0, auth_len = 0;
+    wd_code c = load_roster(roster, pin, now, &r, &e);
+    if (c == WD_OK)
+        c = wd_read_file(path, WD_MAX_BUNDLE_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_bundle_verify(buf, len, r, &f, now, 0, &b, &e);
+    if (c == WD_OK && current) {
+        unsigned char *cbuf = NULL;
+        size_t clen = 0;
+        c = wd_read_file(current, WD_MAX_BUNDLE_ENVELOPE, &cbuf, &clen, &e);
+        if (c == WD_OK) {
+            c = wd_bundle_verify(cbuf, clen, r, &f, now, WD_MSG_ACTIVE, &cur, &e);
+            free(cbuf);
+        }
+        wd_msg_prefix(c, &e, "--current %s", current);
+    }
+    if (c == WD_OK && rollback) {
+        c = wd_read_file(rollback, WD_MAX_ROLLBACK_ENVELOPE, &auth, &auth_len, &e);
+        wd_msg_prefix(c, &e, "--rollback %s", rollback);
+    }
+    wd_bundle_step step = WD_BUNDLE_FIRST;
+    char note[WD_ERR_MSG_MAX];
+    note[0] = '\0';
+    if (c == WD_OK)
+        c = wd_bundle_transition(cur, b, rollback ? auth : NULL, auth_len, r, &f, now, &step,
+                                 note, sizeof note, &e);
+    if (c == WD_OK) {
+        char nb[WD_TIME_STRLEN + 1], ex[WD_TIME_STRLEN + 1], aud[512];
+        wd_time_format(b->not_before, nb);
+        wd_time_format(b->expires_at, ex);
+        printf("verified: bundle %s version %lld %s for %s/%s/%s, %s, valid %s to %s\n",
+               b->bundle_id, (long long)b->version, b->hash, b->scope.org_id,
+               b->scope.fleet_id, b->scope.environment,
+               audience_text(&b->audience, aud, sizeof aud), nb, ex);
+        char clean[WD_ERR_MSG_MAX];
+        printf("outcome: %s (%s)\n", wd_bundle_step_name(step),
+               wd_clean_text(note, clean, sizeof clean));
+        if (rollback && step != WD_BUNDLE_ROLLBACK)
+            printf("note: --rollback was not needed: this is not a rollback\n");
+        rc = 0;
+    } else {
+        rc = cli_report(&e);
+    }
+    wd_bundle_free(b);
+    wd_bundle_free(cur);
+    wd_roster_free(r);
+    wd_labels_free(fl, nlabels);
+    free(buf);
+    free(auth);
+    return rc;
+}
+
+/* ---- inspect ---- */
+
+static void print_field(const char *name, const char *value)
+{
+    char clean[512];
+    printf("%-21s %s\n", name, wd_clean_text(value, clean, sizeof clean));
+}
+
+static int do_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool as_json = false;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'j': as_json = true; break;
+        case 'h': return cli_help(usage_inspect);
+        default: return bad_option(usage_inspect, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_inspect, "give exactly one BUNDLE");
+    wd_err e;
+    wd_err_clear(&e);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    memset(&d, 0, sizeof d);
+    wd_bundle *b = NULL;
+    json_t *payload = NULL;
+    int rc = 0;
+    wd_code c = wd_read_file(argv[optind], WD_MAX_BUNDLE_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_msg_decode_unverified(buf, len, WD_MAX_BUNDLE_ENVELOPE, WD_BUNDLE_PAYLOAD_TYPE,
+                                     &d, &e);
+    if (c == WD_OK)
+        c = wd_bundle_parse(d.payload, d.payload_len, &b, &e);
+    if (c == WD_OK)
+        c = wd_json_parse(d.payload, d.payload_len, WD_MAX_BUNDLE_ENVELOPE, &payload, &e);
+    if (c != WD_OK) {
+        rc = cli_report(&e);
+        goto done;
+    }
+    if (as_json) {
+        json_t *o = json_object();
+        json_t *kids = json_array();
+        bool ok = o != NULL && kids != NULL;
+        for (size_t i = 0; ok && i < d.nsigs; i++)
+            ok = json_array_append_new(kids, json_string(d.sigs[i].keyid)) == 0;
+        ok = ok && wd_msg_put(o, "signatures_verified", json_false()) &&
+             wd_msg_put(o, "payload_type", json_string(d.payload_type)) &&
+             wd_msg_put(o, "hash", json_string(b->hash)) &&
+             wd_msg_put(o, "signature_keyids", json_incref(kids)) &&
+             wd_msg_put(o, "payload", json_incref(payload));
+        char *s = ok ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        json_decref(kids);
+        json_decref(o);
+        if (s == NULL) {
+            wd_err_set(&e, WD_E_NOMEM, "inspect: out of memory");
+            rc = cli_report(&e);
+            goto done;
+        }
+        printf("%s\n", s);
+        free(s);
+        goto done;
+    }
+    char t[WD_TIME_STRLEN + 1], num[32], aud[1024];
+    printf("signatures NOT verified: this shows what the file claims; "
+           "use 'warden bundle verify' to trust it\n");
+    print_field("payload_type:", d.payload_type);
+    print_field("hash:", b->hash);
+    snprintf(num, sizeof num, "%zu", d.nsigs);
+    print_field("signatures:", num);
+    for (size_t i = 0; i < d.nsigs; i++)
+        print_field("  keyid:", d.sigs[i].keyid);
+    print_field("bundle_id:", b->bundle_id);
+    print_field("org_id:", b->scope.org_id);
+    print_field("fleet_id:", b->scope.fleet_id);
+    print_field("environment:", b->scope.environment);
+    print_field("audience:", audience_text(&b->audience, aud, sizeof aud));
+    snprintf(num, sizeof num, "%lld", (long long)b->version);
+    print_field("version:", num);
+    print_field("previous_bundle_hash:",
+                b->previous_bundle_hash[0] ? b->previous_bundle_hash : "\"\" (first bundle)");
+    wd_time_format(b->created_at, t);
+    print_field("created_at:", t);
+    wd_time_format(b->not_before, t);
+    print_field("not_before:", t);
+    wd_time_format(b->expires_at, t);
+    print_field("expires_at:", t);
+    snprintf(num, sizeof num, "%u.%u.%u", b->min_warden_version[0], b->min_warden_version[1],
+             b->min_warden_version[2]);
+    print_field("min_warden_version:", num);
+    print_field("policy_sha256:", b->policy_sha256);
+    snprintf(num, sizeof num, "%zu bytes", b->policy_len);
+    print_field("policy_yaml:", num);
+done:
+    json_decref(payload);
+    wd_bundle_free(b);
+    wd_dsse_free(&d);
+    free(buf);
+    return rc;
+}
+
+int cmd_bundle(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(usage_group, "missing command");
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
+        return cli_help(usage_group);
+    if (strcmp(sub, "create") == 0)
+        return do_create(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return do_verify(argc - 1, argv + 1);
+    if (strcmp(sub, "inspect") == 0)
+        return do_inspect(argc - 1, argv + 1);
+    return cli_usage_error(usage_group, "unknown command: bundle %.64s", sub);
+}

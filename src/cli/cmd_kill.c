@@ -1,0 +1,352 @@
+/* cmd_kill.c — `warden kill create|verify` (SPEC §4, §9): build a signed remote kill its own
+ * verifier accepts, and verify one as a follower would (roster from the pin, the kill, then the
+ * counter floor against the last applied kill).
+ * It must never write --out after an error, and never report an unverified kill as valid. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "base/base.h"
+#include "crypto/crypto.h"
+#include "msg/kill.h"
+#include "msg/message.h"
+#include "trust/roster.h"
+
+/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
+#define MAX_MULTI 256
+
+static const char usage_group[] =
+    "usage: warden kill <command> [flags]\n"
+    "\n"
+    "Signed remote kill messages (SPEC §4).\n"
+    "\n"
+    "commands:\n"
+    "  create    build and sign a remote kill\n"
+    "  verify    verify a remote kill as a follower would, and apply the counter floor\n"
+    "\n"
+    "Run 'warden kill <command> --help' for its flags.\n";
+
+static const char usage_create[] =
+    "usage: warden kill create --org ORG --fleet FLEET --env ENV\n"
+    "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
+    "         --state active|inactive --counter N --reason TEXT [--id ID] [--expires-in DUR]\n"
+    "         --sign KEY [--sign KEY...] --out FILE\n"
+    "\n"
+    "Build a remote kill and sign it with every --sign key. It is checked as its verifier\n"
+    "would check it (payload schema, sizes, window) and nothing is written when a check fails;\n"
+    "signatures and thresholds (remote-kill-signing, default 2) are left to the verifier.\n"
+    "created_at and not_before are now.\n"
+    "\n"
+    "  --org ORG            org_id\n"
+    "  --fleet FLEET        fleet_id\n"
+    "  --env ENV            environment\n"
+    "  --instances LIST     audience: comma-separated instance ids, or '*' for all\n"
+    "  --label K=V          audience: instances whose label K equals V (repeatable)\n"
+    "  --state STATE        active (deny everything) or inactive (lift an earlier kill)\n"
+    "  --counter N          replay floor, an integer >= 1, higher than any earlier kill's\n"
+    "  --reason TEXT        why (at most 4096 bytes, no control characters); shown in denials\n"
+    "  --id ID              message_id (default k-<counter>)\n"
+    "  --expires-in DUR     how long it may first be applied (default 24h, at most 72h)\n"
+    "  --sign KEY           private key file to sign with (repeatable, at most 16)\n"
+    "  --out FILE           where to write the envelope\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_verify[] =
+    "usage: warden kill verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
+    "         --instance ID [--label K=V...] [--current KILL] [--at TIME] KILL\n"
+    "\n"
+    "Verify KILL as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
+    "fingerprint, then the envelope, signatures (remote-kill-signing threshold), payload,\n"
+    "scope, audience and validity, then the counter floor against the last applied kill:\n"
+    "a higher counter applies, the same message is a no-op, anything else is stale.\n"
+    "\n"
+    "  --roster FILE      trust roster envelope\n"
+    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    "  --org ORG          this follower's org_id\n"
+    "  --fleet FLEET      this follower's fleet_id\n"
+    "  --env ENV          this follower's environment\n"
+    "  --instance ID      this follower's instance id\n"
+    "  --label K=V        one of this follower's labels (repeatable)\n"
+    "  --current KILL     the last applied kill (verified too, except its validity window)\n"
+    "  --at TIME          evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit codes: 0 applies or no-op, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static int bad_option(const char *usage, char **argv)
+{
+    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
+}
+
+static wd_code load_keys(char **paths, size_t n, wd_key **keys, wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
+        if (c != WD_OK) {
+            for (size_t j = 0; j < i; j++)
+                wd_key_free(keys[j]);
+            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
+        }
+    }
+    return WD_OK;
+}
+
+static wd_code load_roster(const char *path, const char *pin, int64_t now, wd_roster **r,
+                           wd_err *e)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
+    if (c == WD_OK) {
+        c = wd_roster_verify(buf, len, pin, NULL, now, r, e);
+        free(buf);
+    }
+    return c;
+}
+
+static int do_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"instances", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"state", required_argument, NULL, 'S'},
+        {"counter", required_argument, NULL, 'c'},
+        {"reason", required_argument, NULL, 'r'},
+        {"id", required_argument, NULL, 'I'},
+        {"expires-in", required_argument, NULL, 'x'},
+        {"sign", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *org = NULL, *fleet = NULL, *env = NULL, *instances = NULL, *state = NULL;
+    const char *counter = NULL, *reason = NULL, *id = NULL, *expires_in = "24h", *out = NULL;
+    char *labels[MAX_MULTI], *signs[MAX_MULTI];
+    size_t nlabels = 0, nsigns = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'i': instances = optarg; break;
+        case 'S': state = optarg; break;
+        case 'c': counter = optarg; break;
+        case 'r': reason = optarg; break;
+        case 'I': id = optarg; break;
+        case 'x': expires_in = optarg; break;
+        case 'O': out = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_create, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 's':
+            if (nsigns == WD_MAX_SIGNATURES)
+                return cli_usage_error(usage_create, "too many --sign flags (at most %d)",
+                                       WD_MAX_SIGNATURES);
+            signs[nsigns++] = optarg;
+            break;
+        case 'h': return cli_help(usage_create);
+        default: return bad_option(usage_create, argv);
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
+    if (!org || !fleet || !env || !state || !counter || !reason || !out)
+        return cli_usage_error(usage_create, "--org, --fleet, --env, --state, --counter, "
+                                             "--reason and --out are required");
+    if (nsigns == 0)
+        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    bool active;
+    if (strcmp(state, "active") == 0)
+        active = true;
+    else if (strcmp(state, "inactive") == 0)
+        active = false;
+    else
+        return cli_usage_error(usage_create, "--state must be active or inactive");
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(counter, &end, 10);
+    if (*counter == '\0' || errno != 0 || *end != '\0')
+        return cli_usage_error(usage_create, "--counter: '%s' is not an integer", counter);
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t ttl, now = wd_now();
+    if (wd_duration_parse(expires_in, &ttl, &e) != WD_OK)
+        return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
+    wd_kill spec;
+    memset(&spec, 0, sizeof spec);
+    if (wd_audience_from_text(instances, labels, nlabels, &spec.audience, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_create, "%s", e.msg)
+                                    : cli_report(&e);
+    char idbuf[64];
+    if (id == NULL) {
+        snprintf(idbuf, sizeof idbuf, "k-%lld", n);
+        id = idbuf;
+    }
+    spec.message_id = (char *)id;
+    spec.scope.org_id = (char *)org;
+    spec.scope.fleet_id = (char *)fleet;
+    spec.scope.environment = (char *)env;
+    spec.active = active;
+    spec.counter = (int64_t)n;
+    spec.reason = (char *)reason;
+    spec.created_at = spec.not_before = now;
+    spec.expires_at = now + ttl;
+
+    int rc = 0;
+    wd_key *keys[WD_MAX_SIGNATURES] = {0};
+    char *envelope = NULL;
+    size_t env_len = 0;
+    wd_code c = load_keys(signs, nsigns, keys, &e);
+    if (c == WD_OK) {
+        c = wd_kill_build(&spec, keys, nsigns, now, &envelope, &env_len, &e);
+        for (size_t i = 0; i < nsigns; i++)
+            wd_key_free(keys[i]);
+    }
+    if (c == WD_OK)
+        c = wd_write_file(out, envelope, env_len, 0644, &e);
+    if (c == WD_OK) {
+        char t[WD_TIME_STRLEN + 1];
+        wd_time_format(spec.expires_at, t);
+        printf("remote kill %s counter %lld state %s (first applicable until %s) written to %s\n",
+               id, n, state, t, out);
+    } else {
+        rc = cli_report(&e);
+    }
+    wd_audience_free(&spec.audience);
+    free(envelope);
+    return rc;
+}
+
+static int do_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"roster", required_argument, NULL, 'r'},
+        {"pin", required_argument, NULL, 'p'},
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"instance", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"current", required_argument, NULL, 'c'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *roster = NULL, *pin = NULL, *org = NULL, *fleet = NULL, *env = NULL;
+    const char *instance = NULL, *current = NULL, *at = NULL;
+    char *labels[MAX_MULTI];
+    size_t nlabels = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'r': roster = optarg; break;
+        case 'p': pin = optarg; break;
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'i': instance = optarg; break;
+        case 'c': current = optarg; break;
+        case 'a': at = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_verify, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 'h': return cli_help(usage_verify);
+        default: return bad_option(usage_verify, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_verify, "give exactly one KILL");
+    if (!roster || !pin || !org || !fleet || !env || !instance)
+        return cli_usage_error(usage_verify, "--roster, --pin, --org, --fleet, --env and "
+                                             "--instance are required");
+    const char *path = argv[optind];
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t now = wd_now();
+    if (at && wd_time_parse(at, &now, &e) != WD_OK)
+        return cli_usage_error(usage_verify, "--at: %s", e.msg);
+    wd_label *fl = NULL;
+    if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_verify, "--label: %s", e.msg)
+                                    : cli_report(&e);
+    wd_follower f = {org, fleet, env, instance, fl, nlabels};
+
+    int rc;
+    wd_roster *r = NULL;
+    wd_kill *k = NULL, *cur = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = load_roster(roster, pin, now, &r, &e);
+    if (c == WD_OK)
+        c = wd_read_file(path, WD_MAX_KILL_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_kill_verify(buf, len, r, &f, now, 0, &k, &e);
+    if (c == WD_OK && current) {
+        unsigned char *cbuf = NULL;
+        size_t clen = 0;
+        c = wd_read_file(current, WD_MAX_KILL_ENVELOPE, &cbuf, &clen, &e);
+        if (c == WD_OK) {
+            c = wd_kill_verify(cbuf, clen, r, &f, now, WD_MSG_ACTIVE, &cur, &e);
+            free(cbuf);
+        }
+        wd_msg_prefix(c, &e, "--current %s", current);
+    }
+    wd_kill_step step = WD_KILL_FIRST;
+    char note[WD_ERR_MSG_MAX];
+    note[0] = '\0';
+    if (c == WD_OK)
+        c = wd_kill_transition(cur, k, &step, note, sizeof note, &e);
+    if (c == WD_OK) {
+        char nb[WD_TIME_STRLEN + 1], ex[WD_TIME_STRLEN + 1], reason[600];
+        wd_time_format(k->not_before, nb);
+        wd_time_format(k->expires_at, ex);
+        printf("verified: remote kill %s counter %lld state %s %s for %s/%s/%s, valid %s to %s, "
+               "reason: %s\n",
+               k->message_id, (long long)k->counter, k->active ? "active" : "inactive", k->hash,
+               k->scope.org_id, k->scope.fleet_id, k->scope.environment, nb, ex,
+               wd_clean_text(k->reason, reason, sizeof reason));
+        printf("outcome: %s (%s)\n", wd_kill_step_name(step), note);
+        rc = 0;
+    } else {
+        rc = cli_report(&e);
+    }
+    wd_kill_free(k);
+    wd_kill_free(cur);
+    wd_roster_free(r);
+    wd_labels_free(fl, nlabels);
+    free(buf);
+    return rc;
+}
+
+int cmd_kill(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(usage_group, "missing command");
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
+        return cli_help(usage_group);
+    if (strcmp(sub, "create") == 0)
+        return do_create(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return do_verify(argc - 1, argv + 1);
+    return cli_usage_error(usage_group, "unknown command: kill %.64s", sub);
+}

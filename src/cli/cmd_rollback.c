@@ -1,0 +1,354 @@
+/* cmd_rollback.c — `warden rollback create|verify` (SPEC §5, §9): build a signed rollback
+ * authorization from the two bundles it names, and verify one as a follower would.
+ * It must never write --out after an error, and never report an unverified authorization as
+ * valid. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "base/base.h"
+#include "crypto/crypto.h"
+#include "msg/bundle.h"
+#include "msg/message.h"
+#include "msg/rollback.h"
+#include "trust/roster.h"
+
+/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
+#define MAX_MULTI 256
+
+static const char usage_group[] =
+    "usage: warden rollback <command> [flags]\n"
+    "\n"
+    "Signed rollback authorizations (SPEC §5): permission to go from one bundle back to an\n"
+    "older one.\n"
+    "\n"
+    "commands:\n"
+    "  create    build and sign an authorization for CURRENT -> TARGET\n"
+    "  verify    verify an authorization as a follower would\n"
+    "\n"
+    "Run 'warden rollback <command> --help' for its flags.\n";
+
+static const char usage_create[] =
+    "usage: warden rollback create --org ORG --fleet FLEET --env ENV\n"
+    "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
+    "         --current BUNDLE --target BUNDLE --reason TEXT [--id ID] [--expires-in DUR]\n"
+    "         --sign KEY [--sign KEY...] --out FILE\n"
+    "\n"
+    "Build a rollback authorization from the bundle now active (--current) to an older one\n"
+    "(--target), taking their hashes and versions from the files, and sign it with every\n"
+    "--sign key. It is checked as its verifier would check it (payload schema, target version\n"
+    "lower than current, sizes, window) and nothing is written when a check fails; signatures\n"
+    "and thresholds (policy-bundle-rollback, default 2) are left to the verifier. created_at\n"
+    "is now.\n"
+    "\n"
+    "  --org ORG            org_id\n"
+    "  --fleet FLEET        fleet_id\n"
+    "  --env ENV            environment\n"
+    "  --instances LIST     audience: comma-separated instance ids, or '*' for all\n"
+    "  --label K=V          audience: instances whose label K equals V (repeatable)\n"
+    "  --current BUNDLE     the bundle to roll back from\n"
+    "  --target BUNDLE      the older bundle to roll back to\n"
+    "  --reason TEXT        why (at most 4096 bytes, no control characters)\n"
+    "  --id ID              authorization_id (default r-<current version>-<target version>)\n"
+    "  --expires-in DUR     validity from now (default 1h, at most 24h)\n"
+    "  --sign KEY           private key file to sign with (repeatable, at most 16)\n"
+    "  --out FILE           where to write the envelope\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_verify[] =
+    "usage: warden rollback verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
+    "         --instance ID [--label K=V...] [--at TIME] AUTH\n"
+    "\n"
+    "Verify AUTH as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
+    "fingerprint, then the envelope, signatures (policy-bundle-rollback threshold), payload,\n"
+    "scope, audience and validity. Prints the pair of bundles it authorizes.\n"
+    "\n"
+    "  --roster FILE      trust roster envelope\n"
+    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    "  --org ORG          this follower's org_id\n"
+    "  --fleet FLEET      this follower's fleet_id\n"
+    "  --env ENV          this follower's environment\n"
+    "  --instance ID      this follower's instance id\n"
+    "  --label K=V        one of this follower's labels (repeatable)\n"
+    "  --at TIME          evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit codes: 0 valid, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static int bad_option(const char *usage, char **argv)
+{
+    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
+}
+
+static wd_code load_keys(char **paths, size_t n, wd_key **keys, wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
+        if (c != WD_OK) {
+            for (size_t j = 0; j < i; j++)
+                wd_key_free(keys[j]);
+            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
+        }
+    }
+    return WD_OK;
+}
+
+static wd_code load_roster(const char *path, const char *pin, int64_t now, wd_roster **r,
+                           wd_err *e)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
+    if (c == WD_OK) {
+        c = wd_roster_verify(buf, len, pin, NULL, now, r, e);
+        free(buf);
+    }
+    return c;
+}
+
+/* Read a bundle file the operator names, without verifying it: its hash and version. */
+static wd_code read_bundle(const char *flag, const char *path, char hash[WD_DIGEST_STRLEN + 1],
+                           int64_t *version, wd_err *e)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    wd_bundle *b = NULL;
+    wd_code c = wd_read_file(path, WD_MAX_BUNDLE_ENVELOPE, &buf, &len, e);
+    if (c == WD_OK) {
+        c = wd_msg_decode_unverified(buf, len, WD_MAX_BUNDLE_ENVELOPE, WD_BUNDLE_PAYLOAD_TYPE,
+                                     &d, e);
+        free(buf);
+    }
+    if (c == WD_OK) {
+        c = wd_bundle_parse(d.payload, d.payload_len, &b, e);
+        wd_dsse_free(&d);
+    }
+    if (c != WD_OK)
+        return wd_msg_prefix(c, e, "%s %s", flag, path);
+    memcpy(hash, b->hash, WD_DIGEST_STRLEN + 1);
+    *version = b->version;
+    wd_bundle_free(b);
+    return WD_OK;
+}
+
+static int do_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"instances", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"current", required_argument, NULL, 'c'},
+        {"target", required_argument, NULL, 't'},
+        {"reason", required_argument, NULL, 'r'},
+        {"id", required_argument, NULL, 'I'},
+        {"expires-in", required_argument, NULL, 'x'},
+        {"sign", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *org = NULL, *fleet = NULL, *env = NULL, *instances = NULL, *current = NULL;
+    const char *target = NULL, *reason = NULL, *id = NULL, *expires_in = "1h", *out = NULL;
+    char *labels[MAX_MULTI], *signs[MAX_MULTI];
+    size_t nlabels = 0, nsigns = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'i': instances = optarg; break;
+        case 'c': current = optarg; break;
+        case 't': target = optarg; break;
+        case 'r': reason = optarg; break;
+        case 'I': id = optarg; break;
+        case 'x': expires_in = optarg; break;
+        case 'O': out = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_create, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 's':
+            if (nsigns == WD_MAX_SIGNATURES)
+                return cli_usage_error(usage_create, "too many --sign flags (at most %d)",
+                                       WD_MAX_SIGNATURES);
+            signs[nsigns++] = optarg;
+            break;
+        case 'h': return cli_help(usage_create);
+        default: return bad_option(usage_create, argv);
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
+    if (!org || !fleet || !env || !current || !target || !reason || !out)
+        return cli_usage_error(usage_create, "--org, --fleet, --env, --current, --target, "
+                                             "--reason and --out are required");
+    if (nsigns == 0)
+        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t ttl, now = wd_now();
+    if (wd_duration_parse(expires_in, &ttl, &e) != WD_OK)
+        return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
+    wd_rollback spec;
+    memset(&spec, 0, sizeof spec);
+    if (wd_audience_from_text(instances, labels, nlabels, &spec.audience, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_create, "%s", e.msg)
+                                    : cli_report(&e);
+    int rc = 0;
+    char *envelope = NULL;
+    size_t env_len = 0;
+    char idbuf[64];
+    wd_code c = read_bundle("--current", current, spec.current_bundle_hash,
+                            &spec.current_version, &e);
+    if (c == WD_OK)
+        c = read_bundle("--target", target, spec.target_bundle_hash, &spec.target_version, &e);
+    if (c == WD_OK) {
+        if (id == NULL) {
+            snprintf(idbuf, sizeof idbuf, "r-%lld-%lld", (long long)spec.current_version,
+                     (long long)spec.target_version);
+            id = idbuf;
+        }
+        spec.authorization_id = (char *)id;
+        spec.scope.org_id = (char *)org;
+        spec.scope.fleet_id = (char *)fleet;
+        spec.scope.environment = (char *)env;
+        spec.reason = (char *)reason;
+        spec.created_at = now;
+        spec.expires_at = now + ttl;
+        wd_key *keys[WD_MAX_SIGNATURES] = {0};
+        c = load_keys(signs, nsigns, keys, &e);
+        if (c == WD_OK) {
+            c = wd_rollback_build(&spec, keys, nsigns, now, &envelope, &env_len, &e);
+            for (size_t i = 0; i < nsigns; i++)
+                wd_key_free(keys[i]);
+        }
+    }
+    if (c == WD_OK)
+        c = wd_write_file(out, envelope, env_len, 0644, &e);
+    if (c == WD_OK) {
+        char t[WD_TIME_STRLEN + 1];
+        wd_time_format(spec.expires_at, t);
+        printf("rollback authorization %s for version %lld -> %lld (valid until %s) "
+               "written to %s\n",
+               id, (long long)spec.current_version, (long long)spec.target_version, t, out);
+    } else {
+        rc = cli_report(&e);
+    }
+    wd_audience_free(&spec.audience);
+    free(envelope);
+    return rc;
+}
+
+static int do_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"roster", required_argument, NULL, 'r'},
+        {"pin", required_argument, NULL, 'p'},
+        {"org", required_argument, NULL, 'o'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"env", required_argument, NULL, 'e'},
+        {"instance", required_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *roster = NULL, *pin = NULL, *org = NULL, *fleet = NULL, *env = NULL;
+    const char *instance = NULL, *at = NULL;
+    char *labels[MAX_MULTI];
+    size_t nlabels = 0;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'r': roster = optarg; break;
+        case 'p': pin = optarg; break;
+        case 'o': org = optarg; break;
+        case 'f': fleet = optarg; break;
+        case 'e': env = optarg; break;
+        case 'i': instance = optarg; break;
+        case 'a': at = optarg; break;
+        case 'l':
+            if (nlabels == MAX_MULTI)
+                return cli_usage_error(usage_verify, "too many --label flags (at most %d)",
+                                       MAX_MULTI);
+            labels[nlabels++] = optarg;
+            break;
+        case 'h': return cli_help(usage_verify);
+        default: return bad_option(usage_verify, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_verify, "give exactly one AUTH");
+    if (!roster || !pin || !org || !fleet || !env || !instance)
+        return cli_usage_error(usage_verify, "--roster, --pin, --org, --fleet, --env and "
+                                             "--instance are required");
+    const char *path = argv[optind];
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t now = wd_now();
+    if (at && wd_time_parse(at, &now, &e) != WD_OK)
+        return cli_usage_error(usage_verify, "--at: %s", e.msg);
+    wd_label *fl = NULL;
+    if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage_verify, "--label: %s", e.msg)
+                                    : cli_report(&e);
+    wd_follower f = {org, fleet, env, instance, fl, nlabels};
+
+    int rc;
+    wd_roster *r = NULL;
+    wd_rollback *a = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = load_roster(roster, pin, now, &r, &e);
+    if (c == WD_OK)
+        c = wd_read_file(path, WD_MAX_ROLLBACK_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_rollback_verify(buf, len, r, &f, now, &a, &e);
+    if (c == WD_OK) {
+        char ex[WD_TIME_STRLEN + 1], reason[600];
+        wd_time_format(a->expires_at, ex);
+        printf("verified: rollback authorization %s %s for %s/%s/%s, valid until %s, "
+               "reason: %s\n",
+               a->authorization_id, a->hash, a->scope.org_id, a->scope.fleet_id,
+               a->scope.environment, ex, wd_clean_text(a->reason, reason, sizeof reason));
+        printf("authorizes: version %lld (%s) -> version %lld (%s)\n",
+               (long long)a->current_version, a->current_bundle_hash,
+               (long long)a->target_version, a->target_bundle_hash);
+        rc = 0;
+    } else {
+        rc = cli_report(&e);
+    }
+    wd_rollback_free(a);
+    wd_roster_free(r);
+    wd_labels_free(fl, nlabels);
+    free(buf);
+    return rc;
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(usage_group, "missing command");
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
+        return cli_help(usage_group);
+    if (strcmp(sub, "create") == 0)
+        return do_create(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return do_verify(argc - 1, argv + 1);
+    return cli_usage_error(usage_group, "unknown command: rollback %.64s", sub);
+}
