@@ -15,7 +15,7 @@
 #include "trust/roster.h"
 #include "warden/limits.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_msg_common.h"
 
 /* Inside the validity of the seed corpus in fuzz/corpus/bundle/. */
 #define NOW_TEXT "2027-01-15T08:00:00Z"
@@ -25,30 +25,15 @@ static wd_key *signer;
 static wd_roster *roster;
 static wd_bundle *active;
 static int64_t now;
-static wd_label labels[] = {{(char *)"team", (char *)"payments"}};
-static const wd_follower follower = {"acme", "prod", "eu1", "i-1", labels, 1};
 
 static void setup(void)
 {
     if (roster != NULL)
         return;
-    unsigned char seed[WD_ED25519_SEED_LEN];
-    memset(seed, 0x01, sizeof seed);
-    wd_key *root = NULL;
-    if (wd_time_parse(NOW_TEXT, &now, NULL) != WD_OK ||
-        wd_key_from_raw_private(seed, &signer, NULL) != WD_OK)
-        __builtin_trap();
-    memset(seed, 0x09, sizeof seed);
-    if (wd_key_from_raw_private(seed, &root, NULL) != WD_OK ||
-        wd_roster_new("acme", &roster, NULL) != WD_OK ||
-        wd_roster_add_key(roster, true, root, WD_PURPOSE_ROSTER_ROOT, 0, INT64_MAX, NULL,
-                          NULL) != WD_OK ||
-        wd_roster_add_key(roster, false, signer, WD_PURPOSE_BUNDLE_SIGNING, 0, INT64_MAX, NULL,
-                          NULL) != WD_OK)
-        __builtin_trap();
-    roster->created_at = 0;
-    roster->expires_at = INT64_MAX;
-    wd_key_free(root);
+    now = fuzz_time(NOW_TEXT);
+    signer = fuzz_seed_key(0x01);
+    static const unsigned purposes[] = {WD_PURPOSE_BUNDLE_SIGNING};
+    roster = fuzz_roster(&signer, purposes, 1);
 
     /* The active bundle: version 5, valid around now. */
     static const char policy[] = "version: 1\nmode: enforce\n";
@@ -73,12 +58,6 @@ static void setup(void)
             WD_OK)
         __builtin_trap();
     free(env);
-}
-
-static void check_rejection(wd_code c, const wd_err *e, const wd_bundle *b)
-{
-    if (b != NULL || e->code != c || e->msg[0] == '\0' || c == WD_OK)
-        __builtin_trap();
 }
 
 /* Invariants of a bundle that passed every check. */
@@ -122,7 +101,7 @@ static void as_payload(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_bundle_parse(data, size, &b, &e);
     if (c != WD_OK) {
-        check_rejection(c, &e, b);
+        fuzz_check_rejection(c, &e, b);
         return;
     }
     c = wd_bundle_check(b, roster, &follower, now, 0, &e);
@@ -151,22 +130,11 @@ static void as_envelope(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_bundle_verify(data, size, roster, &follower, now, 0, &b, &e);
     if (c != WD_OK) {
-        check_rejection(c, &e, b);
+        fuzz_check_rejection(c, &e, b);
         return;
     }
     check_accepted(b);
     wd_bundle_free(b);
-}
-
-static void as_signed_payload(const uint8_t *data, size_t size)
-{
-    char *env = NULL;
-    size_t len = 0;
-    wd_err e;
-    if (wd_dsse_sign(WD_BUNDLE_PAYLOAD_TYPE, data, size, &signer, 1, &env, &len, &e) != WD_OK)
-        return; /* too large to sign: nothing to verify */
-    as_envelope((const uint8_t *)env, len);
-    free(env);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -174,6 +142,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup();
     as_payload(data, size);
     as_envelope(data, size);
-    as_signed_payload(data, size);
+    fuzz_sign_then(WD_BUNDLE_PAYLOAD_TYPE, data, size, &signer, 1, as_envelope);
     return 0;
 }

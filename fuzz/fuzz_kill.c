@@ -15,7 +15,7 @@
 #include "trust/roster.h"
 #include "warden/limits.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_msg_common.h"
 
 /* Inside the validity of the seed corpus in fuzz/corpus/kill/. */
 #define NOW_TEXT "2027-01-15T08:00:00Z"
@@ -25,35 +25,16 @@ static wd_key *signers[2];
 static wd_roster *roster;
 static wd_kill *applied;
 static int64_t now;
-static wd_label labels[] = {{(char *)"team", (char *)"payments"}};
-static const wd_follower follower = {"acme", "prod", "eu1", "i-1", labels, 1};
 
 static void setup(void)
 {
     if (roster != NULL)
         return;
-    unsigned char seed[WD_ED25519_SEED_LEN];
-    wd_key *root = NULL;
-    if (wd_time_parse(NOW_TEXT, &now, NULL) != WD_OK)
-        __builtin_trap();
-    for (int i = 0; i < 2; i++) {
-        memset(seed, 0x02 + i, sizeof seed);
-        if (wd_key_from_raw_private(seed, &signers[i], NULL) != WD_OK)
-            __builtin_trap();
-    }
-    memset(seed, 0x09, sizeof seed);
-    if (wd_key_from_raw_private(seed, &root, NULL) != WD_OK ||
-        wd_roster_new("acme", &roster, NULL) != WD_OK ||
-        wd_roster_add_key(roster, true, root, WD_PURPOSE_ROSTER_ROOT, 0, INT64_MAX, NULL,
-                          NULL) != WD_OK)
-        __builtin_trap();
+    now = fuzz_time(NOW_TEXT);
     for (int i = 0; i < 2; i++)
-        if (wd_roster_add_key(roster, false, signers[i], WD_PURPOSE_KILL_SIGNING, 0, INT64_MAX,
-                              NULL, NULL) != WD_OK)
-            __builtin_trap();
-    roster->created_at = 0;
-    roster->expires_at = INT64_MAX;
-    wd_key_free(root);
+        signers[i] = fuzz_seed_key((unsigned char)(0x02 + i));
+    static const unsigned purposes[] = {WD_PURPOSE_KILL_SIGNING, WD_PURPOSE_KILL_SIGNING};
+    roster = fuzz_roster(signers, purposes, 2);
 
     /* The kill applied before: counter 5. */
     wd_kill spec;
@@ -75,12 +56,6 @@ static void setup(void)
             WD_OK)
         __builtin_trap();
     free(env);
-}
-
-static void check_rejection(wd_code c, const wd_err *e, const wd_kill *k)
-{
-    if (k != NULL || e->code != c || e->msg[0] == '\0' || c == WD_OK)
-        __builtin_trap();
 }
 
 static void check_accepted(const wd_kill *k)
@@ -107,7 +82,7 @@ static void as_payload(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_kill_parse(data, size, &k, &e);
     if (c != WD_OK) {
-        check_rejection(c, &e, k);
+        fuzz_check_rejection(c, &e, k);
         return;
     }
     c = wd_kill_check(k, roster, &follower, now, 0, &e);
@@ -135,22 +110,11 @@ static void as_envelope(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_kill_verify(data, size, roster, &follower, now, 0, &k, &e);
     if (c != WD_OK) {
-        check_rejection(c, &e, k);
+        fuzz_check_rejection(c, &e, k);
         return;
     }
     check_accepted(k);
     wd_kill_free(k);
-}
-
-static void as_signed_payload(const uint8_t *data, size_t size)
-{
-    char *env = NULL;
-    size_t len = 0;
-    wd_err e;
-    if (wd_dsse_sign(WD_KILL_PAYLOAD_TYPE, data, size, signers, 2, &env, &len, &e) != WD_OK)
-        return; /* too large to sign: nothing to verify */
-    as_envelope((const uint8_t *)env, len);
-    free(env);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -158,6 +122,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup();
     as_payload(data, size);
     as_envelope(data, size);
-    as_signed_payload(data, size);
+    fuzz_sign_then(WD_KILL_PAYLOAD_TYPE, data, size, signers, 2, as_envelope);
     return 0;
 }

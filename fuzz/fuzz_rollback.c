@@ -17,7 +17,7 @@
 #include "trust/roster.h"
 #include "warden/limits.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_msg_common.h"
 
 /* Inside the validity of the seed corpus in fuzz/corpus/rollback/. */
 #define NOW_TEXT "2027-01-15T08:00:00Z"
@@ -28,8 +28,6 @@ static wd_key *signers[2];
 static wd_roster *roster;
 static wd_bundle *active, *older;
 static int64_t now;
-static wd_label labels[] = {{(char *)"team", (char *)"payments"}};
-static const wd_follower follower = {"acme", "prod", "eu1", "i-1", labels, 1};
 
 static wd_bundle *make_bundle(wd_key *k, int64_t version, const char *policy)
 {
@@ -61,42 +59,17 @@ static void setup(void)
 {
     if (roster != NULL)
         return;
-    unsigned char seed[WD_ED25519_SEED_LEN];
-    wd_key *root = NULL, *bsign = NULL;
-    if (wd_time_parse(NOW_TEXT, &now, NULL) != WD_OK)
-        __builtin_trap();
-    for (int i = 0; i < 2; i++) {
-        memset(seed, 0x04 + i, sizeof seed);
-        if (wd_key_from_raw_private(seed, &signers[i], NULL) != WD_OK)
-            __builtin_trap();
-    }
-    memset(seed, 0x01, sizeof seed);
-    if (wd_key_from_raw_private(seed, &bsign, NULL) != WD_OK)
-        __builtin_trap();
-    memset(seed, 0x09, sizeof seed);
-    if (wd_key_from_raw_private(seed, &root, NULL) != WD_OK ||
-        wd_roster_new("acme", &roster, NULL) != WD_OK ||
-        wd_roster_add_key(roster, true, root, WD_PURPOSE_ROSTER_ROOT, 0, INT64_MAX, NULL,
-                          NULL) != WD_OK ||
-        wd_roster_add_key(roster, false, bsign, WD_PURPOSE_BUNDLE_SIGNING, 0, INT64_MAX, NULL,
-                          NULL) != WD_OK)
-        __builtin_trap();
+    now = fuzz_time(NOW_TEXT);
     for (int i = 0; i < 2; i++)
-        if (wd_roster_add_key(roster, false, signers[i], WD_PURPOSE_BUNDLE_ROLLBACK, 0,
-                              INT64_MAX, NULL, NULL) != WD_OK)
-            __builtin_trap();
-    roster->created_at = 0;
-    roster->expires_at = INT64_MAX;
+        signers[i] = fuzz_seed_key((unsigned char)(0x04 + i));
+    wd_key *bsign = fuzz_seed_key(0x01);
+    wd_key *keys[] = {bsign, signers[0], signers[1]};
+    static const unsigned purposes[] = {WD_PURPOSE_BUNDLE_SIGNING, WD_PURPOSE_BUNDLE_ROLLBACK,
+                                        WD_PURPOSE_BUNDLE_ROLLBACK};
+    roster = fuzz_roster(keys, purposes, 3);
     active = make_bundle(bsign, 5, "version: 1\nmode: enforce\n");
     older = make_bundle(bsign, 3, "version: 1\nmode: audit\n");
-    wd_key_free(root);
     wd_key_free(bsign);
-}
-
-static void check_rejection(wd_code c, const wd_err *e, const wd_rollback *a)
-{
-    if (a != NULL || e->code != c || e->msg[0] == '\0' || c == WD_OK)
-        __builtin_trap();
 }
 
 static void check_accepted(const wd_rollback *a)
@@ -114,7 +87,7 @@ static void as_payload(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_rollback_parse(data, size, &a, &e);
     if (c != WD_OK) {
-        check_rejection(c, &e, a);
+        fuzz_check_rejection(c, &e, a);
         return;
     }
     c = wd_rollback_check(a, roster, &follower, now, &e);
@@ -144,7 +117,7 @@ static void as_envelope(const uint8_t *data, size_t size)
     wd_err e;
     wd_code c = wd_rollback_verify(data, size, roster, &follower, now, &a, &e);
     if (c != WD_OK)
-        check_rejection(c, &e, a);
+        fuzz_check_rejection(c, &e, a);
     else
         check_accepted(a);
     bool names_pair = a != NULL && a->current_version == active->version &&
@@ -160,22 +133,11 @@ static void as_envelope(const uint8_t *data, size_t size)
     wd_rollback_free(a);
 }
 
-static void as_signed_payload(const uint8_t *data, size_t size)
-{
-    char *env = NULL;
-    size_t len = 0;
-    wd_err e;
-    if (wd_dsse_sign(WD_ROLLBACK_PAYLOAD_TYPE, data, size, signers, 2, &env, &len, &e) != WD_OK)
-        return; /* too large to sign: nothing to verify */
-    as_envelope((const uint8_t *)env, len);
-    free(env);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup();
     as_payload(data, size);
     as_envelope(data, size);
-    as_signed_payload(data, size);
+    fuzz_sign_then(WD_ROLLBACK_PAYLOAD_TYPE, data, size, signers, 2, as_envelope);
     return 0;
 }

@@ -63,3 +63,21 @@ bool cli_split_kv(const char *s, char **buf, const char **k, const char **v)
     *v = copy + (eq - s) + 1;
     return true;
 }
+
+wd_code cli_load_policy(const char *path, wd_policy **out, wd_err *e)
+{
+    return path != NULL ? wd_policy_load_file(path, out, e) : wd_policy_load_default(out, e);
+}
+
+wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e)
+{
+    const wd_gate_ops *ops = NULL;
+    void *ctx = NULL;
+    wd_code c = wd_policy_gate_new(p, &ops, &ctx, e);
+    if (c != WD_OK)
+        return c;
+    c = wd_gate_register(ops, ctx, id, e);
+    if (c != WD_OK)
+        ops->destroy(ctx);
+    return c;
+}

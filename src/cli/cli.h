@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #include "warden/error.h"
+#include "warden/gate.h"
+#include "warden/policy.h"
 
 /* One command group: "warden <name> ...". fn gets argc/argv starting at the group name. */
 typedef struct cli_group {
@@ -31,6 +33,14 @@ int cli_help(const char *usage);
 
 /* Parse "k=v" into key/value (pointers into a copy the caller frees via *buf). */
 bool cli_split_kv(const char *s, char **buf, const char **k, const char **v);
+
+/* Load the policy document at path, or the built-in policy when path is NULL. On error *out is
+ * NULL and e says why; on success the caller releases *out with wd_policy_unref. */
+wd_code cli_load_policy(const char *path, wd_policy **out, wd_err *e);
+
+/* Register the policy gate for p in the gate chain. On success *id names it for
+ * wd_gate_unregister; on error nothing stays registered or allocated and e says why. */
+wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e);
 
 /* Groups, one file each (src/cli/cmd_<name>.c). */
 int cmd_key(int argc, char **argv);

@@ -9,15 +9,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "msgcli.h"
 #include "base/base.h"
 #include "codec/json.h"
 #include "crypto/crypto.h"
 #include "msg/bundle.h"
 #include "msg/message.h"
 #include "trust/roster.h"
-
-/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
-#define MAX_MULTI 256
 
 static const char usage_group[] =
     "usage: warden bundle <command> [flags]\n"
@@ -104,11 +102,6 @@ static const char usage_inspect[] =
 
 /* ---- shared helpers ---- */
 
-static int bad_option(const char *usage, char **argv)
-{
-    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
-}
-
 static bool parse_count(const char *s, long long *out)
 {
     if (s == NULL || *s == '\0')
@@ -122,36 +115,12 @@ static bool parse_count(const char *s, long long *out)
     return true;
 }
 
-/* Load every --sign key; on error frees what it loaded. */
-static wd_code load_keys(char **paths, size_t n, wd_key **keys, wd_err *e)
+static wd_code verify_bundle(const unsigned char *buf, size_t len, const msgcli_verify *o,
+                             unsigned flags, void **out, wd_err *e)
 {
-    for (size_t i = 0; i < n; i++) {
-        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
-        if (c != WD_OK) {
-            for (size_t j = 0; j < i; j++)
-                wd_key_free(keys[j]);
-            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
-        }
-    }
-    return WD_OK;
-}
-
-static void free_keys(wd_key **keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        wd_key_free(keys[i]);
-}
-
-static wd_code load_roster(const char *path, const char *pin, int64_t now, wd_roster **r,
-                           wd_err *e)
-{
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
-    if (c == WD_OK) {
-        c = wd_roster_verify(buf, len, pin, NULL, now, r, e);
-        free(buf);
-    }
+    wd_bundle *b = NULL;
+    wd_code c = wd_bundle_verify(buf, len, o->r, &o->f, o->now, flags, &b, e);
+    *out = b;
     return c;
 }
 
@@ -194,68 +163,48 @@ static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
-        {"org", required_argument, NULL, 'o'},
-        {"fleet", required_argument, NULL, 'f'},
-        {"env", required_argument, NULL, 'e'},
+        MSGCLI_CREATE_OPTS,
         {"version", required_argument, NULL, 'v'},
-        {"instances", required_argument, NULL, 'i'},
-        {"label", required_argument, NULL, 'l'},
         {"previous", required_argument, NULL, 'P'},
         {"previous-hash", required_argument, NULL, 'H'},
         {"id", required_argument, NULL, 'I'},
-        {"expires-in", required_argument, NULL, 'x'},
         {"not-before", required_argument, NULL, 'n'},
         {"min-version", required_argument, NULL, 'm'},
-        {"sign", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *policy = NULL, *org = NULL, *fleet = NULL, *env = NULL, *version = NULL;
-    const char *instances = NULL, *previous = NULL, *previous_hash = NULL, *id = NULL;
-    const char *expires_in = "720h", *not_before = NULL, *min_version = "0.1.0", *out = NULL;
-    char *labels[MAX_MULTI], *signs[MAX_MULTI];
-    size_t nlabels = 0, nsigns = 0;
+    msgcli_create o;
+    memset(&o, 0, sizeof o);
+    o.expires_in = "720h";
+    const char *policy = NULL, *version = NULL, *previous = NULL, *previous_hash = NULL;
+    const char *id = NULL, *not_before = NULL, *min_version = "0.1.0";
     int ch;
     opterr = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = msgcli_create_flag(ch, optarg, &o, usage_create);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
         switch (ch) {
         case 'p': policy = optarg; break;
-        case 'o': org = optarg; break;
-        case 'f': fleet = optarg; break;
-        case 'e': env = optarg; break;
         case 'v': version = optarg; break;
-        case 'i': instances = optarg; break;
         case 'P': previous = optarg; break;
         case 'H': previous_hash = optarg; break;
         case 'I': id = optarg; break;
-        case 'x': expires_in = optarg; break;
         case 'n': not_before = optarg; break;
         case 'm': min_version = optarg; break;
-        case 'O': out = optarg; break;
-        case 'l':
-            if (nlabels == MAX_MULTI)
-                return cli_usage_error(usage_create, "too many --label flags (at most %d)",
-                                       MAX_MULTI);
-            labels[nlabels++] = optarg;
-            break;
-        case 's':
-            if (nsigns == WD_MAX_SIGNATURES)
-                return cli_usage_error(usage_create, "too many --sign flags (at most %d)",
-                                       WD_MAX_SIGNATURES);
-            signs[nsigns++] = optarg;
-            break;
         case 'h': return cli_help(usage_create);
-        default: return bad_option(usage_create, argv);
+        default: return msgcli_bad_option(usage_create, argv);
         }
     }
     if (optind != argc)
         return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
-    if (!policy || !org || !fleet || !env || !version || !out)
+    if (!policy || !o.org || !o.fleet || !o.env || !version || !o.out)
         return cli_usage_error(usage_create,
                                "--policy, --org, --fleet, --env, --version and --out are required");
-    if (nsigns == 0)
+    if (o.nsigns == 0)
         return cli_usage_error(usage_create, "at least one --sign KEY is required");
     if (previous && previous_hash)
         return cli_usage_error(usage_create, "give at most one of --previous and --previous-hash");
@@ -265,7 +214,7 @@ static int do_create(int argc, char **argv)
     int64_t ttl, now = wd_now(), nb = now;
     wd_err e;
     wd_err_clear(&e);
-    if (wd_duration_parse(expires_in, &ttl, &e) != WD_OK)
+    if (wd_duration_parse(o.expires_in, &ttl, &e) != WD_OK)
         return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
     if (not_before && wd_time_parse(not_before, &nb, &e) != WD_OK)
         return cli_usage_error(usage_create, "--not-before: %s", e.msg);
@@ -274,13 +223,12 @@ static int do_create(int argc, char **argv)
     if (!wd_semver_parse(min_version, spec.min_warden_version))
         return cli_usage_error(usage_create, "--min-version: '%s' is not MAJOR.MINOR.PATCH",
                                min_version);
-    if (wd_audience_from_text(instances, labels, nlabels, &spec.audience, &e) != WD_OK)
-        return e.code == WD_E_USAGE ? cli_usage_error(usage_create, "%s", e.msg)
-                                    : cli_report(&e);
+    int rc = msgcli_audience(&o, usage_create, &spec.audience);
+    if (rc != 0)
+        return rc;
 
-    int rc = 0;
-    unsigned char *yaml = NULL, *prev = NULL;
-    size_t yaml_len = 0, prev_len = 0;
+    unsigned char *yaml = NULL;
+    size_t yaml_len = 0;
     char *envelope = NULL;
     size_t env_len = 0;
     wd_key *keys[WD_MAX_SIGNATURES] = {0};
@@ -293,20 +241,10 @@ static int do_create(int argc, char **argv)
         goto report;
     }
     if (previous) {
-        c = wd_read_file(previous, WD_MAX_BUNDLE_ENVELOPE, &prev, &prev_len, &e);
-        wd_dsse d;
         wd_bundle *pb = NULL;
-        if (c == WD_OK)
-            c = wd_msg_decode_unverified(prev, prev_len, WD_MAX_BUNDLE_ENVELOPE,
-                                         WD_BUNDLE_PAYLOAD_TYPE, &d, &e);
-        if (c == WD_OK) {
-            c = wd_bundle_parse(d.payload, d.payload_len, &pb, &e);
-            wd_dsse_free(&d);
-        }
-        if (c != WD_OK) {
-            wd_msg_prefix(c, &e, "--previous %s", previous);
+        c = msgcli_read_bundle("--previous", previous, &pb, &e);
+        if (c != WD_OK)
             goto report;
-        }
         if (pb->version >= ver) {
             rc = cli_usage_error(usage_create,
                                  "--previous is version %lld, not lower than --version %lld",
@@ -329,9 +267,7 @@ static int do_create(int argc, char **argv)
         id = idbuf;
     }
     spec.bundle_id = (char *)id;
-    spec.scope.org_id = (char *)org;
-    spec.scope.fleet_id = (char *)fleet;
-    spec.scope.environment = (char *)env;
+    msgcli_scope(&o, &spec.scope);
     spec.version = (int64_t)ver;
     spec.not_before = nb;
     spec.created_at = nb < now ? nb : now;
@@ -341,14 +277,14 @@ static int do_create(int argc, char **argv)
     c = wd_digest_of(yaml, yaml_len, spec.policy_sha256, &e);
     if (c != WD_OK)
         goto report;
-    c = load_keys(signs, nsigns, keys, &e);
+    c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
     if (c != WD_OK)
         goto report;
     keys_loaded = true;
-    c = wd_bundle_build(&spec, keys, nsigns, now, &envelope, &env_len, &e);
+    c = wd_bundle_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
     if (c != WD_OK)
         goto report;
-    c = wd_write_file(out, envelope, env_len, 0644, &e);
+    c = msgcli_write_out(o.out, envelope, env_len, &e);
     if (c != WD_OK)
         goto report;
     char hash[WD_DIGEST_STRLEN + 1];
@@ -363,17 +299,16 @@ static int do_create(int argc, char **argv)
         if (c != WD_OK)
             goto report;
     }
-    printf("bundle %s version %lld %s written to %s\n", id, ver, hash, out);
+    printf("bundle %s version %lld %s written to %s\n", id, ver, hash, o.out);
     goto done;
 report:
     rc = cli_report(&e);
 done:
     if (keys_loaded)
-        free_keys(keys, nsigns);
+        msgcli_free_keys(keys, o.nsigns);
     spec.policy_yaml = NULL;
     wd_audience_free(&spec.audience);
     free(yaml);
-    free(prev);
     free(envelope);
     return rc;
 }
@@ -383,83 +318,46 @@ done:
 static int do_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"roster", required_argument, NULL, 'r'},
-        {"pin", required_argument, NULL, 'p'},
-        {"org", required_argument, NULL, 'o'},
-        {"fleet", required_argument, NULL, 'f'},
-        {"env", required_argument, NULL, 'e'},
-        {"instance", required_argument, NULL, 'i'},
-        {"label", required_argument, NULL, 'l'},
+        MSGCLI_VERIFY_OPTS,
         {"current", required_argument, NULL, 'c'},
         {"rollback", required_argument, NULL, 'R'},
-        {"at", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *roster = NULL, *pin = NULL, *org = NULL, *fleet = NULL, *env = NULL;
-    const char *instance = NULL, *current = NULL, *rollback = NULL, *at = NULL;
-    char *labels[MAX_MULTI];
-    size_t nlabels = 0;
+    msgcli_verify o;
+    memset(&o, 0, sizeof o);
+    const char *current = NULL, *rollback = NULL;
     int ch;
     opterr = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = msgcli_verify_flag(ch, optarg, &o, usage_verify);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
         switch (ch) {
-        case 'r': roster = optarg; break;
-        case 'p': pin = optarg; break;
-        case 'o': org = optarg; break;
-        case 'f': fleet = optarg; break;
-        case 'e': env = optarg; break;
-        case 'i': instance = optarg; break;
         case 'c': current = optarg; break;
         case 'R': rollback = optarg; break;
-        case 'a': at = optarg; break;
-        case 'l':
-            if (nlabels == MAX_MULTI)
-                return cli_usage_error(usage_verify, "too many --label flags (at most %d)",
-                                       MAX_MULTI);
-            labels[nlabels++] = optarg;
-            break;
         case 'h': return cli_help(usage_verify);
-        default: return bad_option(usage_verify, argv);
+        default: return msgcli_bad_option(usage_verify, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error(usage_verify, "give exactly one BUNDLE");
-    if (!roster || !pin || !org || !fleet || !env || !instance)
-        return cli_usage_error(usage_verify, "--roster, --pin, --org, --fleet, --env and "
-                                             "--instance are required");
-    const char *path = argv[optind];
     wd_err e;
-    wd_err_clear(&e);
-    int64_t now = wd_now();
-    if (at && wd_time_parse(at, &now, &e) != WD_OK)
-        return cli_usage_error(usage_verify, "--at: %s", e.msg);
-    wd_label *fl = NULL;
-    if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
-        return e.code == WD_E_USAGE ? cli_usage_error(usage_verify, "--label: %s", e.msg)
-                                    : cli_report(&e);
-    wd_follower f = {org, fleet, env, instance, fl, nlabels};
-
-    int rc;
-    wd_roster *r = NULL;
-    wd_bundle *b = NULL, *cur = NULL;
-    unsigned char *buf = NULL, *auth = NULL;
-    size_t len = 0, auth_len = 0;
-    wd_code c = load_roster(roster, pin, now, &r, &e);
-    if (c == WD_OK)
-        c = wd_read_file(path, WD_MAX_BUNDLE_ENVELOPE, &buf, &len, &e);
-    if (c == WD_OK)
-        c = wd_bundle_verify(buf, len, r, &f, now, 0, &b, &e);
+    int rc = msgcli_verify_start(&o, argc, "BUNDLE", usage_verify, &e);
+    if (rc != 0)
+        return rc;
+    const char *path = argv[optind];
+    unsigned char *auth = NULL;
+    size_t auth_len = 0;
+    void *m = NULL, *cm = NULL;
+    wd_code c = msgcli_verify_file(NULL, path, WD_MAX_BUNDLE_ENVELOPE, verify_bundle, &o, 0, &m,
+                                   &e);
+    wd_bundle *b = m, *cur = NULL;
     if (c == WD_OK && current) {
-        unsigned char *cbuf = NULL;
-        size_t clen = 0;
-        c = wd_read_file(current, WD_MAX_BUNDLE_ENVELOPE, &cbuf, &clen, &e);
-        if (c == WD_OK) {
-            c = wd_bundle_verify(cbuf, clen, r, &f, now, WD_MSG_ACTIVE, &cur, &e);
-            free(cbuf);
-        }
-        wd_msg_prefix(c, &e, "--current %s", current);
+        c = msgcli_verify_file("--current", current, WD_MAX_BUNDLE_ENVELOPE, verify_bundle, &o,
+                               WD_MSG_ACTIVE, &cm, &e);
+        cur = cm;
     }
     if (c == WD_OK && rollback) {
         c = wd_read_file(rollback, WD_MAX_ROLLBACK_ENVELOPE, &auth, &auth_len, &e);
@@ -469,8 +367,8 @@ static int do_verify(int argc, char **argv)
     char note[WD_ERR_MSG_MAX];
     note[0] = '\0';
     if (c == WD_OK)
-        c = wd_bundle_transition(cur, b, rollback ? auth : NULL, auth_len, r, &f, now, &step,
-                                 note, sizeof note, &e);
+        c = wd_bundle_transition(cur, b, rollback ? auth : NULL, auth_len, o.r, &o.f, o.now,
+                                 &step, note, sizeof note, &e);
     if (c == WD_OK) {
         char nb[WD_TIME_STRLEN + 1], ex[WD_TIME_STRLEN + 1], aud[512];
         wd_time_format(b->not_before, nb);
@@ -490,9 +388,7 @@ static int do_verify(int argc, char **argv)
     }
     wd_bundle_free(b);
     wd_bundle_free(cur);
-    wd_roster_free(r);
-    wd_labels_free(fl, nlabels);
-    free(buf);
+    msgcli_verify_end(&o);
     free(auth);
     return rc;
 }
@@ -520,7 +416,7 @@ static int do_inspect(int argc, char **argv)
         switch (ch) {
         case 'j': as_json = true; break;
         case 'h': return cli_help(usage_inspect);
-        default: return bad_option(usage_inspect, argv);
+        default: return msgcli_bad_option(usage_inspect, argv);
         }
     }
     if (argc - optind != 1)

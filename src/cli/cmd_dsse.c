@@ -92,7 +92,11 @@ static wd_code write_out(const char *out, const char *data, size_t len, wd_err *
     return WD_OK;
 }
 
-static int do_sign(int argc, char **argv)
+/* Parse --type and --key (at most MAX_KEYS) into *type and keypaths[0..*nkeys). Returns -1
+ * when parsing is done, else the exit code to return now (--help: 0; a usage error: 2, after
+ * printing it with usage). Nothing is allocated: the values point into argv. */
+static int parse_flags(int argc, char **argv, const char *usage, const char **type,
+                       char **keypaths, size_t *nkeys)
 {
     static const struct option opts[] = {
         {"type", required_argument, NULL, 't'},
@@ -100,29 +104,37 @@ static int do_sign(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *type = NULL;
-    char *keypaths[MAX_KEYS];
-    size_t nkeys = 0;
     int ch;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't':
-            type = optarg;
+            *type = optarg;
             break;
         case 'k':
-            if (nkeys == MAX_KEYS)
-                return cli_usage_error(usage_sign, "at most %d --key flags", MAX_KEYS);
-            keypaths[nkeys++] = optarg;
+            if (*nkeys == MAX_KEYS)
+                return cli_usage_error(usage, "at most %d --key flags", MAX_KEYS);
+            keypaths[(*nkeys)++] = optarg;
             break;
         case 'h':
-            return cli_help(usage_sign);
+            return cli_help(usage);
         default:
-            return cli_usage_error(usage_sign, "unknown option or missing value: %s",
+            return cli_usage_error(usage, "unknown option or missing value: %s",
                                    argv[optind - 1]);
         }
     }
+    return -1;
+}
+
+static int do_sign(int argc, char **argv)
+{
+    const char *type = NULL;
+    char *keypaths[MAX_KEYS];
+    size_t nkeys = 0;
+    int rc = parse_flags(argc, argv, usage_sign, &type, keypaths, &nkeys);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 2)
         return cli_usage_error(usage_sign, "IN and OUT are required (and nothing else)");
     if (type == NULL || type[0] == '\0' || nkeys == 0)
@@ -155,35 +167,12 @@ static int do_sign(int argc, char **argv)
 
 static int do_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"type", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *type = NULL;
     char *keypaths[MAX_KEYS];
     size_t nkeys = 0;
-    int ch;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 't':
-            type = optarg;
-            break;
-        case 'k':
-            if (nkeys == MAX_KEYS)
-                return cli_usage_error(usage_verify, "at most %d --key flags", MAX_KEYS);
-            keypaths[nkeys++] = optarg;
-            break;
-        case 'h':
-            return cli_help(usage_verify);
-        default:
-            return cli_usage_error(usage_verify, "unknown option or missing value: %s",
-                                   argv[optind - 1]);
-        }
-    }
+    int rc = parse_flags(argc, argv, usage_verify, &type, keypaths, &nkeys);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1)
         return cli_usage_error(usage_verify, "exactly one ENVELOPE is required");
     if (nkeys == 0)

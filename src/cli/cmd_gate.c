@@ -103,23 +103,16 @@ static int do_check(int argc, char **argv)
     wd_err e;
     wd_err_clear(&e);
     wd_policy *p = NULL;
-    if (wd_policy_load_file(policy_path, &p, &e) != WD_OK)
+    if (cli_load_policy(policy_path, &p, &e) != WD_OK)
         return cli_report(&e);
     wd_runconfig *rc = NULL;
     if (wd_runconfig_load_file(config_path, &rc, &e) != WD_OK) {
         wd_policy_unref(p);
         return cli_report(&e);
     }
-    const wd_gate_ops *ops = NULL;
-    void *ctx = NULL;
     wd_gate_id id = 0;
     int status = 1;
-    if (wd_policy_gate_new(p, &ops, &ctx, &e) != WD_OK) {
-        status = cli_report(&e);
-        goto out;
-    }
-    if (wd_gate_register(ops, ctx, &id, &e) != WD_OK) {
-        ops->destroy(ctx);
+    if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
         status = cli_report(&e);
         goto out;
     }

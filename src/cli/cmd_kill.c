@@ -9,14 +9,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "msgcli.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/kill.h"
 #include "msg/message.h"
 #include "trust/roster.h"
-
-/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
-#define MAX_MULTI 256
 
 static const char usage_group[] =
     "usage: warden kill <command> [flags]\n"
@@ -78,96 +76,54 @@ static const char usage_verify[] =
     "\n"
     "Exit codes: 0 applies or no-op, 1 operational error, 2 usage error, 3 rejected.\n";
 
-static int bad_option(const char *usage, char **argv)
+static wd_code verify_kill(const unsigned char *buf, size_t len, const msgcli_verify *o,
+                           unsigned flags, void **out, wd_err *e)
 {
-    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
-}
-
-static wd_code load_keys(char **paths, size_t n, wd_key **keys, wd_err *e)
-{
-    for (size_t i = 0; i < n; i++) {
-        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
-        if (c != WD_OK) {
-            for (size_t j = 0; j < i; j++)
-                wd_key_free(keys[j]);
-            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
-        }
-    }
-    return WD_OK;
-}
-
-static wd_code load_roster(const char *path, const char *pin, int64_t now, wd_roster **r,
-                           wd_err *e)
-{
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
-    if (c == WD_OK) {
-        c = wd_roster_verify(buf, len, pin, NULL, now, r, e);
-        free(buf);
-    }
+    wd_kill *k = NULL;
+    wd_code c = wd_kill_verify(buf, len, o->r, &o->f, o->now, flags, &k, e);
+    *out = k;
     return c;
 }
 
 static int do_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"org", required_argument, NULL, 'o'},
-        {"fleet", required_argument, NULL, 'f'},
-        {"env", required_argument, NULL, 'e'},
-        {"instances", required_argument, NULL, 'i'},
-        {"label", required_argument, NULL, 'l'},
+        MSGCLI_CREATE_OPTS,
         {"state", required_argument, NULL, 'S'},
         {"counter", required_argument, NULL, 'c'},
         {"reason", required_argument, NULL, 'r'},
         {"id", required_argument, NULL, 'I'},
-        {"expires-in", required_argument, NULL, 'x'},
-        {"sign", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *org = NULL, *fleet = NULL, *env = NULL, *instances = NULL, *state = NULL;
-    const char *counter = NULL, *reason = NULL, *id = NULL, *expires_in = "24h", *out = NULL;
-    char *labels[MAX_MULTI], *signs[MAX_MULTI];
-    size_t nlabels = 0, nsigns = 0;
+    msgcli_create o;
+    memset(&o, 0, sizeof o);
+    o.expires_in = "24h";
+    const char *state = NULL, *counter = NULL, *reason = NULL, *id = NULL;
     int ch;
     opterr = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = msgcli_create_flag(ch, optarg, &o, usage_create);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
         switch (ch) {
-        case 'o': org = optarg; break;
-        case 'f': fleet = optarg; break;
-        case 'e': env = optarg; break;
-        case 'i': instances = optarg; break;
         case 'S': state = optarg; break;
         case 'c': counter = optarg; break;
         case 'r': reason = optarg; break;
         case 'I': id = optarg; break;
-        case 'x': expires_in = optarg; break;
-        case 'O': out = optarg; break;
-        case 'l':
-            if (nlabels == MAX_MULTI)
-                return cli_usage_error(usage_create, "too many --label flags (at most %d)",
-                                       MAX_MULTI);
-            labels[nlabels++] = optarg;
-            break;
-        case 's':
-            if (nsigns == WD_MAX_SIGNATURES)
-                return cli_usage_error(usage_create, "too many --sign flags (at most %d)",
-                                       WD_MAX_SIGNATURES);
-            signs[nsigns++] = optarg;
-            break;
         case 'h': return cli_help(usage_create);
-        default: return bad_option(usage_create, argv);
+        default: return msgcli_bad_option(usage_create, argv);
         }
     }
     if (optind != argc)
         return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
-    if (!org || !fleet || !env || !state || !counter || !reason || !out)
+    if (!o.org || !o.fleet || !o.env || !state || !counter || !reason || !o.out)
         return cli_usage_error(usage_create, "--org, --fleet, --env, --state, --counter, "
                                              "--reason and --out are required");
-    if (nsigns == 0)
+    if (o.nsigns == 0)
         return cli_usage_error(usage_create, "at least one --sign KEY is required");
     bool active;
     if (strcmp(state, "active") == 0)
@@ -184,45 +140,41 @@ static int do_create(int argc, char **argv)
     wd_err e;
     wd_err_clear(&e);
     int64_t ttl, now = wd_now();
-    if (wd_duration_parse(expires_in, &ttl, &e) != WD_OK)
+    if (wd_duration_parse(o.expires_in, &ttl, &e) != WD_OK)
         return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
     wd_kill spec;
     memset(&spec, 0, sizeof spec);
-    if (wd_audience_from_text(instances, labels, nlabels, &spec.audience, &e) != WD_OK)
-        return e.code == WD_E_USAGE ? cli_usage_error(usage_create, "%s", e.msg)
-                                    : cli_report(&e);
+    int rc = msgcli_audience(&o, usage_create, &spec.audience);
+    if (rc != 0)
+        return rc;
     char idbuf[64];
     if (id == NULL) {
         snprintf(idbuf, sizeof idbuf, "k-%lld", n);
         id = idbuf;
     }
     spec.message_id = (char *)id;
-    spec.scope.org_id = (char *)org;
-    spec.scope.fleet_id = (char *)fleet;
-    spec.scope.environment = (char *)env;
+    msgcli_scope(&o, &spec.scope);
     spec.active = active;
     spec.counter = (int64_t)n;
     spec.reason = (char *)reason;
     spec.created_at = spec.not_before = now;
     spec.expires_at = now + ttl;
 
-    int rc = 0;
     wd_key *keys[WD_MAX_SIGNATURES] = {0};
     char *envelope = NULL;
     size_t env_len = 0;
-    wd_code c = load_keys(signs, nsigns, keys, &e);
+    wd_code c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
     if (c == WD_OK) {
-        c = wd_kill_build(&spec, keys, nsigns, now, &envelope, &env_len, &e);
-        for (size_t i = 0; i < nsigns; i++)
-            wd_key_free(keys[i]);
+        c = wd_kill_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
+        msgcli_free_keys(keys, o.nsigns);
     }
     if (c == WD_OK)
-        c = wd_write_file(out, envelope, env_len, 0644, &e);
+        c = msgcli_write_out(o.out, envelope, env_len, &e);
     if (c == WD_OK) {
         char t[WD_TIME_STRLEN + 1];
         wd_time_format(spec.expires_at, t);
         printf("remote kill %s counter %lld state %s (first applicable until %s) written to %s\n",
-               id, n, state, t, out);
+               id, n, state, t, o.out);
     } else {
         rc = cli_report(&e);
     }
@@ -234,81 +186,41 @@ static int do_create(int argc, char **argv)
 static int do_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"roster", required_argument, NULL, 'r'},
-        {"pin", required_argument, NULL, 'p'},
-        {"org", required_argument, NULL, 'o'},
-        {"fleet", required_argument, NULL, 'f'},
-        {"env", required_argument, NULL, 'e'},
-        {"instance", required_argument, NULL, 'i'},
-        {"label", required_argument, NULL, 'l'},
+        MSGCLI_VERIFY_OPTS,
         {"current", required_argument, NULL, 'c'},
-        {"at", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *roster = NULL, *pin = NULL, *org = NULL, *fleet = NULL, *env = NULL;
-    const char *instance = NULL, *current = NULL, *at = NULL;
-    char *labels[MAX_MULTI];
-    size_t nlabels = 0;
+    msgcli_verify o;
+    memset(&o, 0, sizeof o);
+    const char *current = NULL;
     int ch;
     opterr = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = msgcli_verify_flag(ch, optarg, &o, usage_verify);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
         switch (ch) {
-        case 'r': roster = optarg; break;
-        case 'p': pin = optarg; break;
-        case 'o': org = optarg; break;
-        case 'f': fleet = optarg; break;
-        case 'e': env = optarg; break;
-        case 'i': instance = optarg; break;
         case 'c': current = optarg; break;
-        case 'a': at = optarg; break;
-        case 'l':
-            if (nlabels == MAX_MULTI)
-                return cli_usage_error(usage_verify, "too many --label flags (at most %d)",
-                                       MAX_MULTI);
-            labels[nlabels++] = optarg;
-            break;
         case 'h': return cli_help(usage_verify);
-        default: return bad_option(usage_verify, argv);
+        default: return msgcli_bad_option(usage_verify, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error(usage_verify, "give exactly one KILL");
-    if (!roster || !pin || !org || !fleet || !env || !instance)
-        return cli_usage_error(usage_verify, "--roster, --pin, --org, --fleet, --env and "
-                                             "--instance are required");
-    const char *path = argv[optind];
     wd_err e;
-    wd_err_clear(&e);
-    int64_t now = wd_now();
-    if (at && wd_time_parse(at, &now, &e) != WD_OK)
-        return cli_usage_error(usage_verify, "--at: %s", e.msg);
-    wd_label *fl = NULL;
-    if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
-        return e.code == WD_E_USAGE ? cli_usage_error(usage_verify, "--label: %s", e.msg)
-                                    : cli_report(&e);
-    wd_follower f = {org, fleet, env, instance, fl, nlabels};
-
-    int rc;
-    wd_roster *r = NULL;
-    wd_kill *k = NULL, *cur = NULL;
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    wd_code c = load_roster(roster, pin, now, &r, &e);
-    if (c == WD_OK)
-        c = wd_read_file(path, WD_MAX_KILL_ENVELOPE, &buf, &len, &e);
-    if (c == WD_OK)
-        c = wd_kill_verify(buf, len, r, &f, now, 0, &k, &e);
+    int rc = msgcli_verify_start(&o, argc, "KILL", usage_verify, &e);
+    if (rc != 0)
+        return rc;
+    const char *path = argv[optind];
+    void *m = NULL, *cm = NULL;
+    wd_code c = msgcli_verify_file(NULL, path, WD_MAX_KILL_ENVELOPE, verify_kill, &o, 0, &m, &e);
+    wd_kill *k = m, *cur = NULL;
     if (c == WD_OK && current) {
-        unsigned char *cbuf = NULL;
-        size_t clen = 0;
-        c = wd_read_file(current, WD_MAX_KILL_ENVELOPE, &cbuf, &clen, &e);
-        if (c == WD_OK) {
-            c = wd_kill_verify(cbuf, clen, r, &f, now, WD_MSG_ACTIVE, &cur, &e);
-            free(cbuf);
-        }
-        wd_msg_prefix(c, &e, "--current %s", current);
+        c = msgcli_verify_file("--current", current, WD_MAX_KILL_ENVELOPE, verify_kill, &o,
+                               WD_MSG_ACTIVE, &cm, &e);
+        cur = cm;
     }
     wd_kill_step step = WD_KILL_FIRST;
     char note[WD_ERR_MSG_MAX];
@@ -331,9 +243,7 @@ static int do_verify(int argc, char **argv)
     }
     wd_kill_free(k);
     wd_kill_free(cur);
-    wd_roster_free(r);
-    wd_labels_free(fl, nlabels);
-    free(buf);
+    msgcli_verify_end(&o);
     return rc;
 }
 

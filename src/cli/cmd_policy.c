@@ -63,7 +63,7 @@ static int do_check(int argc, char **argv)
     wd_err e;
     wd_err_clear(&e);
     wd_policy *p = NULL;
-    wd_code rc = builtin ? wd_policy_load_default(&p, &e) : wd_policy_load_file(argv[optind], &p, &e);
+    wd_code rc = cli_load_policy(builtin ? NULL : argv[optind], &p, &e);
     if (rc != WD_OK)
         return cli_report(&e);
     wd_policy_info info;

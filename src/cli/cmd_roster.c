@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "msgcli.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/dsse.h"
@@ -126,31 +127,6 @@ static const char usage_verify[] =
     "  -h, --help          show this help\n"
     "\n"
     "Exit codes: 0 valid, 1 operational error, 2 usage error, 3 rejected.\n";
-
-static int bad_option(const char *usage, char **argv)
-{
-    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
-}
-
-static void free_keys(wd_key **keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        wd_key_free(keys[i]);
-}
-
-/* Load private keys; on error none stays loaded and e names the file. */
-static wd_code load_private_keys(char *const *paths, size_t n, const char *flag, wd_key **keys,
-                                 wd_err *e)
-{
-    for (size_t i = 0; i < n; i++) {
-        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
-        if (c != WD_OK) {
-            free_keys(keys, i);
-            return wd_err_prefix(e, c, "%s %s", flag, paths[i]);
-        }
-    }
-    return WD_OK;
-}
 
 /* now + a duration from a flag, as an expiry no later than LATEST_TIME; else usage. */
 static wd_code expiry_from(const char *flag, const char *dur, int64_t now, int64_t *out,
@@ -338,7 +314,7 @@ static int do_init(int argc, char **argv)
             thrs[nthrs++] = optarg;
             break;
         case 'h': return cli_help(usage_init);
-        default: return bad_option(usage_init, argv);
+        default: return msgcli_bad_option(usage_init, argv);
         }
     }
     if (optind != argc)
@@ -370,7 +346,7 @@ static int do_init(int argc, char **argv)
     r->expires_at = expires;
 
     wd_key *keys[WD_MAX_SIGNATURES];
-    if (load_private_keys(roots, nroots, "--root-key", keys, &e) != WD_OK) {
+    if (msgcli_load_keys("--root-key", roots, nroots, keys, &e) != WD_OK) {
         wd_roster_free(r);
         return cli_report(&e);
     }
@@ -388,7 +364,7 @@ static int do_init(int argc, char **argv)
         for (size_t i = 0; i < nroots; i++)
             printf("root keyid (pin): %s\n", wd_key_id(keys[i]));
     }
-    free_keys(keys, nroots);
+    msgcli_free_keys(keys, nroots);
     wd_roster_free(r);
     if (c == WD_E_USAGE)
         return cli_usage_error(usage_init, "%s", e.msg);
@@ -452,18 +428,35 @@ static int finish_next(const char *usage, const wd_roster *prev, wd_roster *next
         return cli_usage_error(usage, "root threshold %d is more than the %zu root key(s)",
                                next->root_threshold, next->nroot);
     wd_key *keys[WD_MAX_SIGNATURES];
-    if (load_private_keys(o->signs, o->nsigns, "--sign", keys, &e) != WD_OK)
+    if (msgcli_load_keys("--sign", o->signs, o->nsigns, keys, &e) != WD_OK)
         return cli_report(&e);
     wd_code c = signers_are_roots(prev, next, keys, o->nsigns, o->signs, &e);
     if (c == WD_OK)
         c = sign_verify_write(next, prev, NULL, keys, o->nsigns, now, o->out, &e);
-    free_keys(keys, o->nsigns);
+    msgcli_free_keys(keys, o->nsigns);
     if (c == WD_E_USAGE)
         return cli_usage_error(usage, "%s", e.msg);
     if (c != WD_OK)
         return cli_report(&e);
     print_written(o->out, next);
     return 0;
+}
+
+/* Report c (a usage error or a rejection in e), or else finish the new version; either way
+ * prev and next are freed. Returns the exit code. */
+static int end_next(wd_code c, const wd_err *e, const char *usage, wd_roster *prev,
+                    wd_roster *next, const next_opts *o, int64_t now)
+{
+    int rc;
+    if (c == WD_E_USAGE)
+        rc = cli_usage_error(usage, "%s", e->msg);
+    else if (c != WD_OK)
+        rc = cli_report(e);
+    else
+        rc = finish_next(usage, prev, next, o, now);
+    wd_roster_free(next);
+    wd_roster_free(prev);
+    return rc;
 }
 
 /* Parse one of the shared flags into o; returns 0 when handled, 2 on a usage error, -1 when
@@ -479,12 +472,7 @@ static int shared_flag(int ch, next_opts *o, const char *usage)
             return cli_usage_error(usage, "too many --threshold flags");
         o->thrs[o->nthrs++] = optarg;
         return 0;
-    case 's':
-        if (o->nsigns == WD_MAX_SIGNATURES)
-            return cli_usage_error(usage, "too many --sign flags (at most %d)",
-                                   WD_MAX_SIGNATURES);
-        o->signs[o->nsigns++] = optarg;
-        return 0;
+    case 's': return msgcli_add_sign(o->signs, &o->nsigns, optarg, usage);
     }
     return -1;
 }
@@ -529,7 +517,7 @@ static int do_add_key(int argc, char **argv)
             purposes_arg[npurp++] = optarg;
             break;
         case 'h': return cli_help(usage_add_key);
-        default: return bad_option(usage_add_key, argv);
+        default: return msgcli_bad_option(usage_add_key, argv);
         }
     }
     if (argc - optind != 1)
@@ -584,16 +572,7 @@ static int do_add_key(int argc, char **argv)
             wd_err_prefix(&e, e.code, "--key %s", keypath);
     }
     wd_key_free(k);
-    int rc;
-    if (c == WD_E_USAGE)
-        rc = cli_usage_error(usage_add_key, "%s", e.msg);
-    else if (c != WD_OK)
-        rc = cli_report(&e);
-    else
-        rc = finish_next(usage_add_key, prev, next, &o, now);
-    wd_roster_free(next);
-    wd_roster_free(prev);
-    return rc;
+    return end_next(c, &e, usage_add_key, prev, next, &o, now);
 }
 
 static int do_revoke(int argc, char **argv)
@@ -618,7 +597,7 @@ static int do_revoke(int argc, char **argv)
         switch (ch) {
         case 'k': keyid = optarg; break;
         case 'h': return cli_help(usage_revoke);
-        default: return bad_option(usage_revoke, argv);
+        default: return msgcli_bad_option(usage_revoke, argv);
         }
     }
     if (argc - optind != 1)
@@ -648,30 +627,7 @@ static int do_revoke(int argc, char **argv)
         else
             k->revoked = true;
     }
-    int rc;
-    if (c == WD_E_USAGE)
-        rc = cli_usage_error(usage_revoke, "%s", e.msg);
-    else if (c != WD_OK)
-        rc = cli_report(&e);
-    else
-        rc = finish_next(usage_revoke, prev, next, &o, now);
-    wd_roster_free(next);
-    wd_roster_free(prev);
-    return rc;
-}
-
-/* Verify the roster file path (bootstrap or rotation from prev) at now. */
-static wd_code verify_file(const char *path, const char *pin, const wd_roster *prev, int64_t now,
-                           unsigned flags, wd_roster **out, wd_err *e)
-{
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
-    if (c != WD_OK)
-        return c;
-    c = wd_roster_verify_ex(buf, len, pin, prev, now, flags, out, e);
-    free(buf);
-    return c;
+    return end_next(c, &e, usage_revoke, prev, next, &o, now);
 }
 
 static int do_verify(int argc, char **argv)
@@ -700,7 +656,7 @@ static int do_verify(int argc, char **argv)
             chain[nchain++] = optarg;
             break;
         case 'h': return cli_help(usage_verify);
-        default: return bad_option(usage_verify, argv);
+        default: return msgcli_bad_option(usage_verify, argv);
         }
     }
     if (argc - optind != 1)
@@ -720,7 +676,7 @@ static int do_verify(int argc, char **argv)
     wd_code c = WD_OK;
     for (size_t i = 0; i < nchain && c == WD_OK; i++) {
         wd_roster *r = NULL;
-        c = verify_file(chain[i], pin, prev, now, WD_ROSTER_KEEP_EXPIRED, &r, &e);
+        c = msgcli_load_roster(chain[i], pin, prev, now, WD_ROSTER_KEEP_EXPIRED, &r, &e);
         if (c != WD_OK)
             wd_err_prefix(&e, e.code, "--previous %s", chain[i]);
         wd_roster_free(prev);
@@ -728,7 +684,7 @@ static int do_verify(int argc, char **argv)
     }
     wd_roster *r = NULL;
     if (c == WD_OK)
-        c = verify_file(argv[optind], pin, prev, now, 0, &r, &e);
+        c = msgcli_load_roster(argv[optind], pin, prev, now, 0, &r, &e);
     wd_roster_free(prev);
     if (c != WD_OK)
         return cli_report(&e);

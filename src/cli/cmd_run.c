@@ -337,7 +337,7 @@ static int do_run(int argc, char **argv)
     wd_err e;
     wd_err_clear(&e);
     wd_policy *p = NULL;
-    wd_code r = policy_path ? wd_policy_load_file(policy_path, &p, &e) : wd_policy_load_default(&p, &e);
+    wd_code r = cli_load_policy(policy_path, &p, &e);
     if (r != WD_OK) {
         json_decref(env);
         json_decref(lab);
@@ -353,8 +353,6 @@ static int do_run(int argc, char **argv)
     int status = 1;
     wd_gate_id id = 0;
     char **envp = NULL, **owned = NULL;
-    const wd_gate_ops *ops = NULL;
-    void *ctx = NULL;
     const wd_profile *eff = NULL;
     wd_decision d;
     if (cfg == NULL) {
@@ -365,12 +363,7 @@ static int do_run(int argc, char **argv)
         status = cli_report(&e);
         goto out;
     }
-    if (wd_policy_gate_new(p, &ops, &ctx, &e) != WD_OK) {
-        status = cli_report(&e);
-        goto out;
-    }
-    if (wd_gate_register(ops, ctx, &id, &e) != WD_OK) {
-        ops->destroy(ctx);
+    if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
         status = cli_report(&e);
         goto out;
     }

@@ -21,15 +21,9 @@
 #include "msg/rollback.h"
 #include "trust/roster.h"
 
+#include "msg_fixtures.h"
+
 /* ---- fixture: one roster with keys for every case ---- */
-
-#define T0 ((int64_t)1800000000) /* 2027-01-15T08:00:00Z */
-#define DAY ((int64_t)86400)
-
-static struct {
-    wd_key *root, *bsign, *kill1, *kill2, *rb1, *rb2, *revoked, *expired, *outsider;
-    wd_roster *roster;
-} F;
 
 static const char POLICY[] = "version: 1\nmode: enforce\nservers:\n  default: deny\n";
 
@@ -39,81 +33,21 @@ static wd_label follower_labels[] = {
 };
 static const wd_follower FOLLOWER = {"acme", "prod", "eu1", "i-1", follower_labels, 2};
 
-static void gen(wd_key **k)
-{
-    assert_int_equal(wd_key_generate(k, NULL), WD_OK);
-}
-
-/* Add k to r, valid from 30 days before T0 until until. */
-static wd_code add(wd_roster *r, bool root, wd_key *k, unsigned purposes, int64_t until,
-                   wd_err *e)
-{
-    return wd_roster_add_key(r, root, k, purposes, T0 - 30 * DAY, until, NULL, e);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    wd_err e;
-    gen(&F.root);
-    gen(&F.bsign);
-    gen(&F.kill1);
-    gen(&F.kill2);
-    gen(&F.rb1);
-    gen(&F.rb2);
-    gen(&F.revoked);
-    gen(&F.expired);
-    gen(&F.outsider);
-    wd_roster *r = NULL;
-    if (wd_roster_new("acme", &r, &e) != WD_OK)
-        return -1;
-    r->created_at = T0 - 30 * DAY;
-    r->expires_at = T0 + 365 * DAY;
-    unsigned all = WD_PURPOSE_BUNDLE_SIGNING | WD_PURPOSE_KILL_SIGNING | WD_PURPOSE_BUNDLE_ROLLBACK;
-    if (add(r, true, F.root, WD_PURPOSE_ROSTER_ROOT, INT64_MAX, &e) ||
-        add(r, false, F.bsign, WD_PURPOSE_BUNDLE_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.kill1, WD_PURPOSE_KILL_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.kill2, WD_PURPOSE_KILL_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.rb1, WD_PURPOSE_BUNDLE_ROLLBACK, INT64_MAX, &e) ||
-        add(r, false, F.rb2, WD_PURPOSE_BUNDLE_ROLLBACK, INT64_MAX, &e) ||
-        add(r, false, F.revoked, all, INT64_MAX, &e) ||
-        add(r, false, F.expired, all, T0 - DAY, &e)) {
-        fprintf(stderr, "# roster: %s\n", e.msg);
-        return -1;
-    }
-    wd_roster_find(r, wd_key_id(F.revoked), NULL)->revoked = true;
-    char *env = NULL;
-    size_t len = 0;
-    if (wd_roster_sign(r, &F.root, 1, &env, &len, &e) != WD_OK ||
-        wd_roster_verify((unsigned char *)env, len, wd_key_id(F.root), NULL, T0, &F.roster, &e) !=
-            WD_OK) {
-        fprintf(stderr, "# roster: %s\n", e.msg);
-        return -1;
-    }
-    free(env);
-    wd_roster_free(r);
-    return 0;
+    return msgfx_setup(MSGFX_KILL | MSGFX_ROLLBACK,
+                       WD_PURPOSE_BUNDLE_SIGNING | WD_PURPOSE_KILL_SIGNING |
+                           WD_PURPOSE_BUNDLE_ROLLBACK);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    wd_key *all[] = {F.root, F.bsign, F.kill1, F.kill2, F.rb1, F.rb2, F.revoked, F.expired,
-                     F.outsider};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        wd_key_free(all[i]);
-    wd_roster_free(F.roster);
-    return 0;
+    return msgfx_teardown();
 }
 
 /* ---- payload and envelope helpers ---- */
-
-static json_t *tjson(int64_t t)
-{
-    char s[WD_TIME_STRLEN + 1];
-    wd_time_format(t, s);
-    return json_string(s);
-}
 
 static void digest(const char *s, size_t n, char out[WD_DIGEST_STRLEN + 1])
 {
@@ -145,26 +79,6 @@ static void set_policy(json_t *o, const char *policy, size_t n)
     assert_int_equal(json_object_set_new(o, "policy_sha256", json_string(dig)), 0);
 }
 
-static char *sign_text(const char *type, const char *payload, size_t plen, wd_key **keys,
-                       size_t n, size_t *len)
-{
-    char *env = NULL;
-    wd_err e;
-    if (wd_dsse_sign(type, (const unsigned char *)payload, plen, keys, n, &env, len, &e) != WD_OK)
-        fail_msg("sign: %s", e.msg);
-    return env;
-}
-
-static char *sign_obj(const char *type, json_t *o, wd_key **keys, size_t n, size_t *len)
-{
-    size_t plen = 0;
-    char *p = wd_json_dump(o, &plen);
-    assert_non_null(p);
-    char *env = sign_text(type, p, plen, keys, n, len);
-    free(p);
-    return env;
-}
-
 static char *sign_bundle(json_t *o, size_t *len)
 {
     return sign_obj(WD_BUNDLE_PAYLOAD_TYPE, o, &F.bsign, 1, len);
@@ -177,13 +91,7 @@ static wd_code verify_at(const char *env, size_t len, const wd_follower *f, int6
     wd_bundle *b = (wd_bundle *)&F; /* any non-NULL value: must be reset */
     wd_err_clear(e);
     wd_code c = wd_bundle_verify((const unsigned char *)env, len, F.roster, f, now, 0, &b, e);
-    if (c != WD_OK) {
-        assert_null(b);
-        assert_int_equal(e->code, c);
-        assert_true(strlen(e->msg) > 0);
-    } else {
-        assert_non_null(b);
-    }
+    check_verdict(c, b, e);
     if (out != NULL)
         *out = b;
     else
@@ -197,9 +105,7 @@ static void expect_obj(json_t *o, wd_code code, wd_err *e)
     size_t len = 0;
     char *env = sign_bundle(o, &len);
     wd_code c = verify_at(env, len, &FOLLOWER, T0, NULL, e);
-    if (c != code)
-        fprintf(stderr, "# wanted %s, got %s: %s\n", wd_code_name(code), wd_code_name(c), e->msg);
-    assert_int_equal(c, code);
+    expect_code(c, code, e);
     free(env);
 }
 
@@ -209,9 +115,7 @@ static void expect_text(const char *payload, wd_code code, wd_err *e)
     size_t len = 0;
     char *env = sign_text(WD_BUNDLE_PAYLOAD_TYPE, payload, strlen(payload), &F.bsign, 1, &len);
     wd_code c = verify_at(env, len, &FOLLOWER, T0, NULL, e);
-    if (c != code)
-        fprintf(stderr, "# wanted %s, got %s: %s\n", wd_code_name(code), wd_code_name(c), e->msg);
-    assert_int_equal(c, code);
+    expect_code(c, code, e);
     free(env);
 }
 
@@ -224,18 +128,6 @@ static char *envelope_with(const char *env, size_t len, const char *key, json_t 
     assert_int_equal(json_object_set_new(v, key, value), 0);
     char *s = wd_json_dump(v, NULL);
     json_decref(v);
-    return s;
-}
-
-/* The envelope text padded with spaces after its first byte to exactly size bytes. */
-static char *pad_to(const char *env, size_t len, size_t size)
-{
-    assert_true(size >= len);
-    char *s = malloc(size);
-    assert_non_null(s);
-    s[0] = env[0];
-    memset(s + 1, ' ', size - len);
-    memcpy(s + 1 + (size - len), env + 1, len - 1);
     return s;
 }
 
@@ -750,22 +642,6 @@ static void t21_unknown_fields(void **state)
     expect_obj(o, WD_E_UNKNOWN_FIELD, &e);
     assert_non_null(strstr(e.msg, "audience.all"));
     json_decref(o);
-}
-
-/* The payload text of o with the first occurrence of from replaced by to. */
-static char *text_replace(json_t *o, const char *from, const char *to)
-{
-    char *p = wd_json_dump(o, NULL);
-    char *at = strstr(p, from);
-    assert_non_null(at);
-    size_t n = strlen(p) - strlen(from) + strlen(to);
-    char *s = malloc(n + 1);
-    size_t head = (size_t)(at - p);
-    memcpy(s, p, head);
-    memcpy(s + head, to, strlen(to));
-    strcpy(s + head + strlen(to), at + strlen(from));
-    free(p);
-    return s;
 }
 
 static void t22_duplicate_keys(void **state)

@@ -20,76 +20,21 @@
 #include "msg/message.h"
 #include "trust/roster.h"
 
-#define T0 ((int64_t)1800000000) /* 2027-01-15T08:00:00Z */
-#define DAY ((int64_t)86400)
-#define HOUR ((int64_t)3600)
-
-static struct {
-    wd_key *root, *bsign, *kill1, *kill2, *revoked, *expired, *outsider;
-    wd_roster *roster;
-} F;
+#include "msg_fixtures.h"
 
 static wd_label follower_labels[] = {{(char *)"team", (char *)"payments"}};
 static const wd_follower FOLLOWER = {"acme", "prod", "eu1", "i-1", follower_labels, 1};
 
-/* Add k to r, valid from 30 days before T0 until until. */
-static wd_code add(wd_roster *r, bool root, wd_key *k, unsigned purposes, int64_t until,
-                   wd_err *e)
-{
-    return wd_roster_add_key(r, root, k, purposes, T0 - 30 * DAY, until, NULL, e);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    wd_err e;
-    wd_key **all[] = {&F.root, &F.bsign, &F.kill1, &F.kill2, &F.revoked, &F.expired, &F.outsider};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (wd_key_generate(all[i], &e) != WD_OK)
-            return -1;
-    wd_roster *r = NULL;
-    if (wd_roster_new("acme", &r, &e) != WD_OK)
-        return -1;
-    r->created_at = T0 - 30 * DAY;
-    r->expires_at = T0 + 365 * DAY;
-    if (add(r, true, F.root, WD_PURPOSE_ROSTER_ROOT, INT64_MAX, &e) ||
-        add(r, false, F.bsign, WD_PURPOSE_BUNDLE_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.kill1, WD_PURPOSE_KILL_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.kill2, WD_PURPOSE_KILL_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.revoked, WD_PURPOSE_KILL_SIGNING, INT64_MAX, &e) ||
-        add(r, false, F.expired, WD_PURPOSE_KILL_SIGNING, T0 - DAY, &e)) {
-        fprintf(stderr, "# roster: %s\n", e.msg);
-        return -1;
-    }
-    wd_roster_find(r, wd_key_id(F.revoked), NULL)->revoked = true;
-    char *env = NULL;
-    size_t len = 0;
-    if (wd_roster_sign(r, &F.root, 1, &env, &len, &e) != WD_OK ||
-        wd_roster_verify((unsigned char *)env, len, wd_key_id(F.root), NULL, T0, &F.roster, &e) !=
-            WD_OK) {
-        fprintf(stderr, "# roster: %s\n", e.msg);
-        return -1;
-    }
-    free(env);
-    wd_roster_free(r);
-    return 0;
+    return msgfx_setup(MSGFX_KILL, WD_PURPOSE_KILL_SIGNING);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    wd_key *all[] = {F.root, F.bsign, F.kill1, F.kill2, F.revoked, F.expired, F.outsider};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        wd_key_free(all[i]);
-    wd_roster_free(F.roster);
-    return 0;
-}
-
-static json_t *tjson(int64_t t)
-{
-    char s[WD_TIME_STRLEN + 1];
-    wd_time_format(t, s);
-    return json_string(s);
+    return msgfx_teardown();
 }
 
 /* A valid kill payload: counter n, created and valid from T0-1h for 24 h, audience "*". */
@@ -106,26 +51,6 @@ static json_t *kill_obj(int64_t n, const char *state)
     return o;
 }
 
-static char *sign_text(const char *type, const char *p, size_t plen, wd_key **keys, size_t n,
-                       size_t *len)
-{
-    char *env = NULL;
-    wd_err e;
-    if (wd_dsse_sign(type, (const unsigned char *)p, plen, keys, n, &env, len, &e) != WD_OK)
-        fail_msg("sign: %s", e.msg);
-    return env;
-}
-
-static char *sign_obj(const char *type, json_t *o, wd_key **keys, size_t n, size_t *len)
-{
-    size_t plen = 0;
-    char *p = wd_json_dump(o, &plen);
-    assert_non_null(p);
-    char *env = sign_text(type, p, plen, keys, n, len);
-    free(p);
-    return env;
-}
-
 static char *sign_kill(json_t *o, size_t *len)
 {
     wd_key *keys[] = {F.kill1, F.kill2};
@@ -138,13 +63,7 @@ static wd_code verify_at(const char *env, size_t len, const wd_follower *f, int6
     wd_kill *k = (wd_kill *)&F; /* any non-NULL value: must be reset */
     wd_err_clear(e);
     wd_code c = wd_kill_verify((const unsigned char *)env, len, F.roster, f, now, flags, &k, e);
-    if (c != WD_OK) {
-        assert_null(k);
-        assert_int_equal(e->code, c);
-        assert_true(strlen(e->msg) > 0);
-    } else {
-        assert_non_null(k);
-    }
+    check_verdict(c, k, e);
     if (out != NULL)
         *out = k;
     else
@@ -157,9 +76,7 @@ static void expect_obj(json_t *o, wd_code code, wd_err *e)
     size_t len = 0;
     char *env = sign_kill(o, &len);
     wd_code c = verify_at(env, len, &FOLLOWER, T0, 0, NULL, e);
-    if (c != code)
-        fprintf(stderr, "# wanted %s, got %s: %s\n", wd_code_name(code), wd_code_name(c), e->msg);
-    assert_int_equal(c, code);
+    expect_code(c, code, e);
     free(env);
 }
 
@@ -169,9 +86,7 @@ static void expect_text(const char *payload, wd_code code, wd_err *e)
     wd_key *keys[] = {F.kill1, F.kill2};
     char *env = sign_text(WD_KILL_PAYLOAD_TYPE, payload, strlen(payload), keys, 2, &len);
     wd_code c = verify_at(env, len, &FOLLOWER, T0, 0, NULL, e);
-    if (c != code)
-        fprintf(stderr, "# wanted %s, got %s: %s\n", wd_code_name(code), wd_code_name(c), e->msg);
-    assert_int_equal(c, code);
+    expect_code(c, code, e);
     free(env);
 }
 
@@ -358,17 +273,6 @@ static void t06_wrong_type_bundle_envelope_as_kill(void **state)
     json_decref(o);
 }
 
-static char *pad_to(const char *env, size_t len, size_t size)
-{
-    assert_true(size >= len);
-    char *s = malloc(size);
-    assert_non_null(s);
-    s[0] = env[0];
-    memset(s + 1, ' ', size - len);
-    memcpy(s + 1 + (size - len), env + 1, len - 1);
-    return s;
-}
-
 static void t07_oversized_kill_envelope_at_limit_and_past(void **state)
 {
     (void)state;
@@ -504,21 +408,6 @@ static void t12_scope_and_audience(void **state)
     json_object_set_new(o, "audience", json_pack("{s:[s,s]}", "instance_ids", "i-1", "*"));
     expect_obj(o, WD_E_MALFORMED, &e);
     json_decref(o);
-}
-
-static char *text_replace(json_t *o, const char *from, const char *to)
-{
-    char *p = wd_json_dump(o, NULL);
-    char *at = strstr(p, from);
-    assert_non_null(at);
-    size_t n = strlen(p) - strlen(from) + strlen(to);
-    char *s = malloc(n + 1);
-    size_t head = (size_t)(at - p);
-    memcpy(s, p, head);
-    memcpy(s + head, to, strlen(to));
-    strcpy(s + head + strlen(to), at + strlen(from));
-    free(p);
-    return s;
 }
 
 static void t13_strict_payload(void **state)

@@ -21,6 +21,10 @@ wd_code wd_read_file(const char *path, size_t max, unsigned char **buf, size_t *
  * mode is applied to the new file before any byte is written. On error path is unchanged. */
 wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned mode, wd_err *e);
 
+/* fsync the directory that holds path, so that a file created or renamed there survives a
+ * crash. Returns 0, or -1 with errno set. Nothing is kept allocated. */
+int wd_fsync_parent(const char *path);
+
 /* ---- times (SPEC §1.1: exactly YYYY-MM-DDTHH:MM:SSZ) ---- */
 
 #define WD_TIME_STRLEN 20 /* without the NUL */

@@ -83,7 +83,7 @@ wd_code wd_read_file(const char *path, size_t max, unsigned char **buf, size_t *
     return rc;
 }
 
-static int fsync_dir_of(const char *path)
+int wd_fsync_parent(const char *path)
 {
     char *copy = strdup(path);
     if (copy == NULL)
@@ -141,7 +141,7 @@ wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned m
         return wd_err_set(e, WD_E_IO, "%s: cannot write: %s", name, strerror(err));
     }
     free(tmp);
-    if (fsync_dir_of(path) != 0)
+    if (wd_fsync_parent(path) != 0)
         return wd_err_set(e, WD_E_IO, "%s: written, but syncing its directory failed: %s", name,
                           strerror(errno));
     return WD_OK;

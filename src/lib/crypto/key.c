@@ -4,7 +4,6 @@
  * and never leave key material in memory it releases (key-file buffers are wiped). */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,20 +237,6 @@ static int create_file(const char *path, unsigned mode, const void *data, size_t
     return 0;
 }
 
-static int fsync_parent(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -1;
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
-}
-
 wd_code wd_key_save(const wd_key *k, const char *path, wd_err *e)
 {
     char name[NAME_MAX_SHOWN];
@@ -296,7 +281,7 @@ wd_code wd_key_save(const wd_key *k, const char *path, wd_err *e)
                         strerror(err), err == EEXIST ? " (refusing to overwrite)" : "");
         goto out;
     }
-    if (fsync_parent(path) != 0) {
+    if (wd_fsync_parent(path) != 0) {
         rc = wd_err_set(e, WD_E_IO, "%s: cannot sync its directory: %s", name, strerror(errno));
         goto out;
     }

@@ -3,7 +3,6 @@
  * It must never parse a payload before wd_msg_open has checked its signatures, never trust a
  * bundle's policy before its digest, size, sections and schema are checked, and never change
  * anything outside the structs it returns. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,9 +98,7 @@ wd_code wd_bundle_parse(const unsigned char *payload, size_t len, wd_bundle **ou
     }
     c = wd_msg_id(v, "bundle_id", WHAT, &b->bundle_id, e);
     if (c == WD_OK)
-        c = wd_scope_decode(v, WHAT, &b->scope, e);
-    if (c == WD_OK)
-        c = wd_audience_decode(json_object_get(v, "audience"), WHAT, &b->audience, e);
+        c = wd_msg_target_decode(v, WHAT, &b->scope, &b->audience, e);
     if (c == WD_OK)
         c = wd_msg_int(v, "version", WHAT, 1, &b->version, e);
     if (c == WD_OK)
@@ -212,9 +209,7 @@ wd_code wd_bundle_check_content(wd_bundle *b, wd_err *e)
 wd_code wd_bundle_check(wd_bundle *b, const wd_roster *r, const wd_follower *f, int64_t now,
                         unsigned flags, wd_err *e)
 {
-    wd_code c = wd_scope_match(&b->scope, r, f, WHAT, e);
-    if (c == WD_OK)
-        c = wd_audience_match(&b->audience, f, WHAT, e);
+    wd_code c = wd_msg_target_match(&b->scope, &b->audience, r, f, WHAT, e);
     if (c == WD_OK)
         c = window_shape(b, e);
     if (c == WD_OK && !(flags & WD_MSG_ACTIVE))
@@ -262,19 +257,6 @@ const char *wd_bundle_step_name(wd_bundle_step s)
     return "unknown";
 }
 
-static void put_note(char *note, size_t notesz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void put_note(char *note, size_t notesz, const char *fmt, ...)
-{
-    if (note == NULL || notesz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(note, notesz, fmt, ap);
-    va_end(ap);
-}
-
 static bool same_digest(const char *a, const char *b)
 {
     return strlen(a) == WD_DIGEST_STRLEN && strlen(b) == WD_DIGEST_STRLEN &&
@@ -320,8 +302,8 @@ static wd_code rollback_step(const wd_bundle *active, const wd_bundle *next,
         wd_rollback_free(a);
         return c;
     }
-    put_note(note, notesz, "rollback from version %lld to %lld authorized by %s", from, to,
-             a->authorization_id);
+    wd_msg_note(note, notesz, "rollback from version %lld to %lld authorized by %s", from, to,
+                a->authorization_id);
     wd_rollback_free(a);
     *step = WD_BUNDLE_ROLLBACK;
     return WD_OK;
@@ -335,26 +317,26 @@ wd_code wd_bundle_transition(const wd_bundle *active, const wd_bundle *next,
     long long to = (long long)next->version;
     if (active == NULL) {
         *step = WD_BUNDLE_FIRST;
-        put_note(note, notesz, "version %lld, no active bundle before it", to);
+        wd_msg_note(note, notesz, "version %lld, no active bundle before it", to);
         return WD_OK;
     }
     long long from = (long long)active->version;
     if (same_digest(active->hash, next->hash)) {
         *step = WD_BUNDLE_NOOP;
-        put_note(note, notesz, "version %lld is already the active bundle", to);
+        wd_msg_note(note, notesz, "version %lld is already the active bundle", to);
         return WD_OK;
     }
     if (next->version > active->version) {
         if (same_digest(next->previous_bundle_hash, active->hash)) {
             *step = WD_BUNDLE_FORWARD;
-            put_note(note, notesz, "version %lld -> %lld", from, to);
+            wd_msg_note(note, notesz, "version %lld -> %lld", from, to);
         } else {
             *step = WD_BUNDLE_SKIP;
-            put_note(note, notesz,
-                     "version %lld -> %lld; previous_bundle_hash %s is not the active bundle's "
-                     "hash %s, so versions were skipped", from, to,
-                     next->previous_bundle_hash[0] ? next->previous_bundle_hash : "\"\"",
-                     active->hash);
+            wd_msg_note(note, notesz,
+                        "version %lld -> %lld; previous_bundle_hash %s is not the active bundle's "
+                        "hash %s, so versions were skipped", from, to,
+                        next->previous_bundle_hash[0] ? next->previous_bundle_hash : "\"\"",
+                        active->hash);
         }
         return WD_OK;
     }
@@ -377,13 +359,8 @@ wd_code wd_bundle_encode(const wd_bundle *b, char **out, size_t *len, wd_err *e)
     json_t *policy = json_stringn(b->policy_yaml ? b->policy_yaml : "", b->policy_len);
     if (policy == NULL)
         return wd_err_set(e, WD_E_MALFORMED, WHAT ": policy_yaml is not valid UTF-8");
-    json_t *o = json_object();
-    bool ok = o != NULL && wd_msg_put(o, "schema_version", json_integer(WD_MSG_SCHEMA_VERSION)) &&
-              wd_msg_put(o, "bundle_id", json_string(b->bundle_id)) &&
-              wd_msg_put(o, "org_id", json_string(b->scope.org_id)) &&
-              wd_msg_put(o, "fleet_id", json_string(b->scope.fleet_id)) &&
-              wd_msg_put(o, "environment", json_string(b->scope.environment)) &&
-              wd_msg_put(o, "audience", wd_audience_to_json(&b->audience)) &&
+    json_t *o = wd_msg_head("bundle_id", b->bundle_id, &b->scope, &b->audience);
+    bool ok = o != NULL &&
               wd_msg_put(o, "version", json_integer(b->version)) &&
               wd_msg_put(o, "previous_bundle_hash", json_string(b->previous_bundle_hash)) &&
               wd_msg_put_time(o, "created_at", b->created_at) &&
@@ -392,22 +369,9 @@ wd_code wd_bundle_encode(const wd_bundle *b, char **out, size_t *len, wd_err *e)
               wd_msg_put(o, "min_warden_version", json_string(ver)) &&
               wd_msg_put(o, "policy_yaml", policy) &&
               wd_msg_put(o, "policy_sha256", json_string(b->policy_sha256));
-    if (!ok) {
-        if (o == NULL)
-            json_decref(policy);
-        json_decref(o);
-        return wd_err_set(e, WD_E_MALFORMED,
-                          WHAT ": cannot encode the payload (a field is missing or not UTF-8)");
-    }
-    size_t n = 0;
-    char *s = wd_json_dump(o, &n);
-    json_decref(o);
-    if (s == NULL)
-        return wd_err_set(e, WD_E_NOMEM, WHAT ": out of memory");
-    *out = s;
-    if (len != NULL)
-        *len = n;
-    return WD_OK;
+    if (o == NULL)
+        json_decref(policy);
+    return wd_msg_encode_end(o, ok, WHAT, out, len, e);
 }
 
 wd_code wd_bundle_build(const wd_bundle *spec, wd_key *const *keys, size_t nkeys, int64_t now,

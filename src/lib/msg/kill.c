@@ -2,7 +2,6 @@
  * fixed order, the counter floor, and building a kill its own verifier accepts.
  * It must never parse a payload before wd_msg_open has checked its signatures, and never
  * change anything outside the structs it returns. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +69,7 @@ wd_code wd_kill_parse(const unsigned char *payload, size_t len, wd_kill **out, w
     }
     c = wd_msg_id(v, "message_id", WHAT, &k->message_id, e);
     if (c == WD_OK)
-        c = wd_scope_decode(v, WHAT, &k->scope, e);
-    if (c == WD_OK)
-        c = wd_audience_decode(json_object_get(v, "audience"), WHAT, &k->audience, e);
+        c = wd_msg_target_decode(v, WHAT, &k->scope, &k->audience, e);
     if (c == WD_OK)
         c = parse_state(v, k, e);
     if (c == WD_OK)
@@ -105,9 +102,7 @@ wd_code wd_kill_check_content(const wd_kill *k, wd_err *e)
 wd_code wd_kill_check(const wd_kill *k, const wd_roster *r, const wd_follower *f, int64_t now,
                       unsigned flags, wd_err *e)
 {
-    wd_code c = wd_scope_match(&k->scope, r, f, WHAT, e);
-    if (c == WD_OK)
-        c = wd_audience_match(&k->audience, f, WHAT, e);
+    wd_code c = wd_msg_target_match(&k->scope, &k->audience, r, f, WHAT, e);
     if (c == WD_OK)
         c = wd_kill_check_content(k, e);
     if (c == WD_OK && !(flags & WD_MSG_ACTIVE))
@@ -151,39 +146,26 @@ const char *wd_kill_step_name(wd_kill_step s)
     return "unknown";
 }
 
-static void put_note(char *note, size_t notesz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void put_note(char *note, size_t notesz, const char *fmt, ...)
-{
-    if (note == NULL || notesz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(note, notesz, fmt, ap);
-    va_end(ap);
-}
-
 wd_code wd_kill_transition(const wd_kill *active, const wd_kill *next, wd_kill_step *step,
                            char *note, size_t notesz, wd_err *e)
 {
     const char *state = next->active ? "active" : "inactive";
     if (active == NULL) {
         *step = WD_KILL_FIRST;
-        put_note(note, notesz, "counter %lld, state %s; no kill applied before it",
-                 (long long)next->counter, state);
+        wd_msg_note(note, notesz, "counter %lld, state %s; no kill applied before it",
+                    (long long)next->counter, state);
         return WD_OK;
     }
     if (strlen(active->hash) == WD_DIGEST_STRLEN && strlen(next->hash) == WD_DIGEST_STRLEN &&
         wd_ct_eq(active->hash, next->hash, WD_DIGEST_STRLEN)) {
         *step = WD_KILL_NOOP;
-        put_note(note, notesz, "counter %lld is already applied", (long long)next->counter);
+        wd_msg_note(note, notesz, "counter %lld is already applied", (long long)next->counter);
         return WD_OK;
     }
     if (next->counter > active->counter) {
         *step = WD_KILL_APPLY;
-        put_note(note, notesz, "counter %lld -> %lld, state %s", (long long)active->counter,
-                 (long long)next->counter, state);
+        wd_msg_note(note, notesz, "counter %lld -> %lld, state %s", (long long)active->counter,
+                    (long long)next->counter, state);
         return WD_OK;
     }
     return wd_err_set(e, WD_E_STALE,
@@ -197,33 +179,15 @@ wd_code wd_kill_transition(const wd_kill *active, const wd_kill *next, wd_kill_s
 wd_code wd_kill_encode(const wd_kill *k, char **out, size_t *len, wd_err *e)
 {
     *out = NULL;
-    json_t *o = json_object();
-    bool ok = o != NULL && wd_msg_put(o, "schema_version", json_integer(WD_MSG_SCHEMA_VERSION)) &&
-              wd_msg_put(o, "message_id", json_string(k->message_id)) &&
-              wd_msg_put(o, "org_id", json_string(k->scope.org_id)) &&
-              wd_msg_put(o, "fleet_id", json_string(k->scope.fleet_id)) &&
-              wd_msg_put(o, "environment", json_string(k->scope.environment)) &&
-              wd_msg_put(o, "audience", wd_audience_to_json(&k->audience)) &&
+    json_t *o = wd_msg_head("message_id", k->message_id, &k->scope, &k->audience);
+    bool ok = o != NULL &&
               wd_msg_put(o, "state", json_string(k->active ? "active" : "inactive")) &&
               wd_msg_put(o, "counter", json_integer(k->counter)) &&
               wd_msg_put(o, "reason", json_string(k->reason)) &&
               wd_msg_put_time(o, "created_at", k->created_at) &&
               wd_msg_put_time(o, "not_before", k->not_before) &&
               wd_msg_put_time(o, "expires_at", k->expires_at);
-    if (!ok) {
-        json_decref(o);
-        return wd_err_set(e, WD_E_MALFORMED,
-                          WHAT ": cannot encode the payload (a field is missing or not UTF-8)");
-    }
-    size_t n = 0;
-    char *s = wd_json_dump(o, &n);
-    json_decref(o);
-    if (s == NULL)
-        return wd_err_set(e, WD_E_NOMEM, WHAT ": out of memory");
-    *out = s;
-    if (len != NULL)
-        *len = n;
-    return WD_OK;
+    return wd_msg_encode_end(o, ok, WHAT, out, len, e);
 }
 
 wd_code wd_kill_build(const wd_kill *spec, wd_key *const *keys, size_t nkeys, int64_t now,

@@ -103,6 +103,53 @@ bool wd_msg_put_time(json_t *obj, const char *key, int64_t t)
     return wd_msg_put(obj, key, json_string(s));
 }
 
+json_t *wd_msg_head(const char *id_key, const char *id, const wd_scope *s,
+                    const wd_audience *a)
+{
+    json_t *o = json_object();
+    bool ok = o != NULL && wd_msg_put(o, "schema_version", json_integer(WD_MSG_SCHEMA_VERSION)) &&
+              wd_msg_put(o, id_key, json_string(id)) &&
+              wd_msg_put(o, "org_id", json_string(s->org_id)) &&
+              wd_msg_put(o, "fleet_id", json_string(s->fleet_id)) &&
+              wd_msg_put(o, "environment", json_string(s->environment)) &&
+              wd_msg_put(o, "audience", wd_audience_to_json(a));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+wd_code wd_msg_encode_end(json_t *o, bool ok, const char *what, char **out, size_t *len,
+                          wd_err *e)
+{
+    *out = NULL;
+    if (!ok) {
+        json_decref(o);
+        return wd_err_set(e, WD_E_MALFORMED,
+                          "%s: cannot encode the payload (a field is missing or not UTF-8)", what);
+    }
+    size_t n = 0;
+    char *s = wd_json_dump(o, &n);
+    json_decref(o);
+    if (s == NULL)
+        return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", what);
+    *out = s;
+    if (len != NULL)
+        *len = n;
+    return WD_OK;
+}
+
+void wd_msg_note(char *note, size_t notesz, const char *fmt, ...)
+{
+    if (note == NULL || notesz == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note, notesz, fmt, ap);
+    va_end(ap);
+}
+
 /* ---- payload fields ---- */
 
 wd_code wd_msg_payload(const unsigned char *payload, size_t len, size_t max, const char *what,
@@ -284,6 +331,24 @@ wd_code wd_scope_match(const wd_scope *s, const wd_roster *r, const wd_follower 
     if (c == WD_OK)
         c = scope_field(what, "environment", s->environment, f->environment,
                         "this follower's environment", e);
+    return c;
+}
+
+wd_code wd_msg_target_decode(const json_t *obj, const char *what, wd_scope *s, wd_audience *a,
+                             wd_err *e)
+{
+    wd_code c = wd_scope_decode(obj, what, s, e);
+    if (c == WD_OK)
+        c = wd_audience_decode(json_object_get(obj, "audience"), what, a, e);
+    return c;
+}
+
+wd_code wd_msg_target_match(const wd_scope *s, const wd_audience *a, const wd_roster *r,
+                            const wd_follower *f, const char *what, wd_err *e)
+{
+    wd_code c = wd_scope_match(s, r, f, what, e);
+    if (c == WD_OK)
+        c = wd_audience_match(a, f, what, e);
     return c;
 }
 

@@ -102,6 +102,22 @@ bool wd_msg_put(json_t *obj, const char *key, json_t *value);
 /* key: the time t as SPEC §1.1 text. */
 bool wd_msg_put_time(json_t *obj, const char *key, int64_t t);
 
+/* A new payload object holding what every message starts with: schema_version, the message's
+ * id under id_key, org_id, fleet_id, environment and audience. Returns NULL when a field is
+ * missing or not UTF-8, or when out of memory. The caller owns it (json_decref). */
+json_t *wd_msg_head(const char *id_key, const char *id, const wd_scope *s,
+                    const wd_audience *a);
+
+/* Finish an encoder: consume o (which may be NULL); when ok is false (a field could not be
+ * added) that is WD_E_MALFORMED, else o is dumped compactly into a new *out (the caller frees
+ * it; *len gets its length when len is not NULL). On error *out is NULL. */
+wd_code wd_msg_encode_end(json_t *o, bool ok, const char *what, char **out, size_t *len,
+                          wd_err *e);
+
+/* Format a human note into note[0..notesz) (nothing when note is NULL or notesz is 0). */
+void wd_msg_note(char *note, size_t notesz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- payload fields (all pure; "what" names the message in error texts) ---- */
 
 /* Parse payload bytes strictly into a JSON object and apply the schema version rule first:
@@ -147,6 +163,18 @@ void wd_scope_free(wd_scope *s);
  * and both values. */
 wd_code wd_scope_match(const wd_scope *s, const wd_roster *r, const wd_follower *f,
                        const char *what, wd_err *e);
+
+/* Where a payload says it applies: its scope (wd_scope_decode), then its "audience" object
+ * (wd_audience_decode), with their codes. On success the caller frees both (wd_scope_free,
+ * wd_audience_free); on error nothing needs freeing beyond what the caller's own free of a
+ * zeroed struct releases. */
+wd_code wd_msg_target_decode(const json_t *obj, const char *what, wd_scope *s, wd_audience *a,
+                             wd_err *e);
+
+/* Does the message reach this follower: wd_scope_match, then wd_audience_match, with their
+ * codes. Nothing is allocated. */
+wd_code wd_msg_target_match(const wd_scope *s, const wd_audience *a, const wd_roster *r,
+                            const wd_follower *f, const char *what, wd_err *e);
 
 /* ---- labels and audience ---- */
 

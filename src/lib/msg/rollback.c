@@ -55,9 +55,7 @@ wd_code wd_rollback_parse(const unsigned char *payload, size_t len, wd_rollback 
     }
     c = wd_msg_id(v, "authorization_id", WHAT, &a->authorization_id, e);
     if (c == WD_OK)
-        c = wd_scope_decode(v, WHAT, &a->scope, e);
-    if (c == WD_OK)
-        c = wd_audience_decode(json_object_get(v, "audience"), WHAT, &a->audience, e);
+        c = wd_msg_target_decode(v, WHAT, &a->scope, &a->audience, e);
     if (c == WD_OK)
         c = wd_msg_digest(v, "current_bundle_hash", WHAT, false, a->current_bundle_hash, e);
     if (c == WD_OK)
@@ -97,9 +95,7 @@ wd_code wd_rollback_check_content(const wd_rollback *a, wd_err *e)
 wd_code wd_rollback_check(const wd_rollback *a, const wd_roster *r, const wd_follower *f,
                           int64_t now, wd_err *e)
 {
-    wd_code c = wd_scope_match(&a->scope, r, f, WHAT, e);
-    if (c == WD_OK)
-        c = wd_audience_match(&a->audience, f, WHAT, e);
+    wd_code c = wd_msg_target_match(&a->scope, &a->audience, r, f, WHAT, e);
     if (c == WD_OK)
         c = wd_rollback_check_content(a, e);
     if (c == WD_OK)
@@ -135,13 +131,8 @@ wd_code wd_rollback_verify(const unsigned char *buf, size_t len, const wd_roster
 wd_code wd_rollback_encode(const wd_rollback *a, char **out, size_t *len, wd_err *e)
 {
     *out = NULL;
-    json_t *o = json_object();
-    bool ok = o != NULL && wd_msg_put(o, "schema_version", json_integer(WD_MSG_SCHEMA_VERSION)) &&
-              wd_msg_put(o, "authorization_id", json_string(a->authorization_id)) &&
-              wd_msg_put(o, "org_id", json_string(a->scope.org_id)) &&
-              wd_msg_put(o, "fleet_id", json_string(a->scope.fleet_id)) &&
-              wd_msg_put(o, "environment", json_string(a->scope.environment)) &&
-              wd_msg_put(o, "audience", wd_audience_to_json(&a->audience)) &&
+    json_t *o = wd_msg_head("authorization_id", a->authorization_id, &a->scope, &a->audience);
+    bool ok = o != NULL &&
               wd_msg_put(o, "current_bundle_hash", json_string(a->current_bundle_hash)) &&
               wd_msg_put(o, "current_version", json_integer(a->current_version)) &&
               wd_msg_put(o, "target_bundle_hash", json_string(a->target_bundle_hash)) &&
@@ -149,20 +140,7 @@ wd_code wd_rollback_encode(const wd_rollback *a, char **out, size_t *len, wd_err
               wd_msg_put(o, "reason", json_string(a->reason)) &&
               wd_msg_put_time(o, "created_at", a->created_at) &&
               wd_msg_put_time(o, "expires_at", a->expires_at);
-    if (!ok) {
-        json_decref(o);
-        return wd_err_set(e, WD_E_MALFORMED,
-                          WHAT ": cannot encode the payload (a field is missing or not UTF-8)");
-    }
-    size_t n = 0;
-    char *s = wd_json_dump(o, &n);
-    json_decref(o);
-    if (s == NULL)
-        return wd_err_set(e, WD_E_NOMEM, WHAT ": out of memory");
-    *out = s;
-    if (len != NULL)
-        *len = n;
-    return WD_OK;
+    return wd_msg_encode_end(o, ok, WHAT, out, len, e);
 }
 
 wd_code wd_rollback_build(const wd_rollback *spec, wd_key *const *keys, size_t nkeys,

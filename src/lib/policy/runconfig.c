@@ -160,6 +160,17 @@ static wd_code profile_from(const json_t *v, wd_profile **out, wd_err *e)
     return WD_OK;
 }
 
+/* Copy key k and the string value x into kv (counted by the caller before the call, so that a
+ * half-filled entry is freed with the rest); out of memory -> WD_E_NOMEM. */
+static wd_code kv_add(wd_kv *kv, const char *k, const json_t *x, wd_err *e)
+{
+    kv->key = strdup(k);
+    kv->value = strdup(json_string_value(x));
+    if (kv->key == NULL || kv->value == NULL)
+        return nomem(e);
+    return WD_OK;
+}
+
 static wd_code env_from(const json_t *v, wd_runconfig *rc, wd_err *e)
 {
     size_t n = json_object_size(v);
@@ -179,12 +190,8 @@ static wd_code env_from(const json_t *v, wd_runconfig *rc, wd_err *e)
             return wd_err_set(e, WD_E_MALFORMED, "env.%s: expected a string", shown);
         if (has_nul(x))
             return wd_err_set(e, WD_E_MALFORMED, "env.%s: value contains a NUL byte", shown);
-        wd_kv *kv = &rc->env[rc->n_env];
-        kv->key = strdup(k);
-        kv->value = strdup(json_string_value(x));
-        rc->n_env++;
-        if (kv->key == NULL || kv->value == NULL)
-            return nomem(e);
+        if (kv_add(&rc->env[rc->n_env++], k, x, e) != WD_OK)
+            return WD_E_NOMEM;
     }
     return WD_OK;
 }
@@ -217,12 +224,8 @@ static wd_code labels_from(const json_t *v, wd_runconfig *rc, wd_err *e)
                                   "labels.%s: value contains a control character", shown);
         if (has_nul(x))
             return wd_err_set(e, WD_E_MALFORMED, "labels.%s: value contains a NUL byte", shown);
-        wd_kv *kv = &rc->labels[rc->n_labels];
-        kv->key = strdup(k);
-        kv->value = strdup(json_string_value(x));
-        rc->n_labels++;
-        if (kv->key == NULL || kv->value == NULL)
-            return nomem(e);
+        if (kv_add(&rc->labels[rc->n_labels++], k, x, e) != WD_OK)
+            return WD_E_NOMEM;
     }
     return WD_OK;
 }

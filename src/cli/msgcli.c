@@ -1,0 +1,195 @@
+/* msgcli.c — the command-line pieces the signed-message commands share: their common flags,
+ * loading signing keys and rosters, and reading the files they name.
+ * It must never write a file other than --out, never write --out after an error, and never
+ * hand back a roster it has not verified. */
+#include "msgcli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "base/base.h"
+
+int msgcli_bad_option(const char *usage, char **argv)
+{
+    return cli_usage_error(usage, "unknown option or missing value: %s", argv[optind - 1]);
+}
+
+/* Append arg to the --label list; 2 after a usage error when it is full. */
+static int add_label(char **labels, size_t *n, char *arg, const char *usage)
+{
+    if (*n == MSGCLI_MAX_LABELS)
+        return cli_usage_error(usage, "too many --label flags (at most %d)", MSGCLI_MAX_LABELS);
+    labels[(*n)++] = arg;
+    return 0;
+}
+
+/* ---- create ---- */
+
+int msgcli_add_sign(char **signs, size_t *n, char *arg, const char *usage)
+{
+    if (*n == WD_MAX_SIGNATURES)
+        return cli_usage_error(usage, "too many --sign flags (at most %d)", WD_MAX_SIGNATURES);
+    signs[(*n)++] = arg;
+    return 0;
+}
+
+int msgcli_create_flag(int ch, char *arg, msgcli_create *o, const char *usage)
+{
+    switch (ch) {
+    case 'o': o->org = arg; return 0;
+    case 'f': o->fleet = arg; return 0;
+    case 'e': o->env = arg; return 0;
+    case 'i': o->instances = arg; return 0;
+    case 'x': o->expires_in = arg; return 0;
+    case 'O': o->out = arg; return 0;
+    case 'l': return add_label(o->labels, &o->nlabels, arg, usage);
+    case 's': return msgcli_add_sign(o->signs, &o->nsigns, arg, usage);
+    }
+    return -1;
+}
+
+int msgcli_audience(const msgcli_create *o, const char *usage, wd_audience *out)
+{
+    wd_err e;
+    wd_err_clear(&e);
+    if (wd_audience_from_text(o->instances, o->labels, o->nlabels, out, &e) != WD_OK)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage, "%s", e.msg) : cli_report(&e);
+    return 0;
+}
+
+void msgcli_scope(const msgcli_create *o, wd_scope *out)
+{
+    out->org_id = (char *)o->org;
+    out->fleet_id = (char *)o->fleet;
+    out->environment = (char *)o->env;
+}
+
+wd_code msgcli_load_keys(const char *flag, char *const *paths, size_t n, wd_key **keys,
+                         wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        wd_code c = wd_key_load_private(paths[i], &keys[i], e);
+        if (c != WD_OK) {
+            msgcli_free_keys(keys, i);
+            return wd_err_prefix(e, c, "%s %s", flag, paths[i]);
+        }
+    }
+    return WD_OK;
+}
+
+void msgcli_free_keys(wd_key **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wd_key_free(keys[i]);
+}
+
+wd_code msgcli_write_out(const char *path, const char *data, size_t len, wd_err *e)
+{
+    return wd_write_file(path, data, len, 0644, e);
+}
+
+wd_code msgcli_read_bundle(const char *flag, const char *path, wd_bundle **out, wd_err *e)
+{
+    *out = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    wd_code c = wd_read_file(path, WD_MAX_BUNDLE_ENVELOPE, &buf, &len, e);
+    if (c == WD_OK) {
+        c = wd_msg_decode_unverified(buf, len, WD_MAX_BUNDLE_ENVELOPE, WD_BUNDLE_PAYLOAD_TYPE,
+                                     &d, e);
+        free(buf);
+    }
+    if (c == WD_OK) {
+        c = wd_bundle_parse(d.payload, d.payload_len, out, e);
+        wd_dsse_free(&d);
+    }
+    if (c != WD_OK) {
+        wd_bundle_free(*out);
+        *out = NULL;
+        return wd_msg_prefix(c, e, "%s %s", flag, path);
+    }
+    return WD_OK;
+}
+
+/* ---- verify ---- */
+
+int msgcli_verify_flag(int ch, char *arg, msgcli_verify *o, const char *usage)
+{
+    switch (ch) {
+    case 'r': o->roster = arg; return 0;
+    case 'p': o->pin = arg; return 0;
+    case 'o': o->org = arg; return 0;
+    case 'f': o->fleet = arg; return 0;
+    case 'e': o->env = arg; return 0;
+    case 'i': o->instance = arg; return 0;
+    case 'a': o->at = arg; return 0;
+    case 'l': return add_label(o->labels, &o->nlabels, arg, usage);
+    }
+    return -1;
+}
+
+int msgcli_verify_start(msgcli_verify *o, int argc, const char *noun, const char *usage,
+                        wd_err *e)
+{
+    o->fl = NULL;
+    o->r = NULL;
+    if (argc - optind != 1)
+        return cli_usage_error(usage, "give exactly one %s", noun);
+    if (!o->roster || !o->pin || !o->org || !o->fleet || !o->env || !o->instance)
+        return cli_usage_error(usage, "--roster, --pin, --org, --fleet, --env and "
+                                      "--instance are required");
+    wd_err_clear(e);
+    o->now = wd_now();
+    if (o->at && wd_time_parse(o->at, &o->now, e) != WD_OK)
+        return cli_usage_error(usage, "--at: %s", e->msg);
+    if (wd_labels_from_text(o->labels, o->nlabels, &o->fl, e) != WD_OK)
+        return e->code == WD_E_USAGE ? cli_usage_error(usage, "--label: %s", e->msg)
+                                     : cli_report(e);
+    o->f = (wd_follower){o->org, o->fleet, o->env, o->instance, o->fl, o->nlabels};
+    if (msgcli_load_roster(o->roster, o->pin, NULL, o->now, 0, &o->r, e) != WD_OK) {
+        msgcli_verify_end(o);
+        return cli_report(e);
+    }
+    return 0;
+}
+
+void msgcli_verify_end(msgcli_verify *o)
+{
+    wd_roster_free(o->r);
+    o->r = NULL;
+    wd_labels_free(o->fl, o->nlabels);
+    o->fl = NULL;
+}
+
+wd_code msgcli_verify_file(const char *flag, const char *path, size_t max, msgcli_verify_fn fn,
+                           const msgcli_verify *o, unsigned flags, void **out, wd_err *e)
+{
+    *out = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, max, &buf, &len, e);
+    if (c == WD_OK) {
+        c = fn(buf, len, o, flags, out, e);
+        free(buf);
+    }
+    if (flag != NULL)
+        wd_msg_prefix(c, e, "%s %s", flag, path);
+    return c;
+}
+
+wd_code msgcli_load_roster(const char *path, const char *pin, const wd_roster *prev,
+                           int64_t now, unsigned flags, wd_roster **out, wd_err *e)
+{
+    *out = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
+    if (c != WD_OK)
+        return c;
+    c = wd_roster_verify_ex(buf, len, pin, prev, now, flags, out, e);
+    free(buf);
+    return c;
+}

@@ -1,0 +1,139 @@
+/* msgcli.h — what the signed-message commands (bundle, kill, rollback, roster) share on the
+ * command line: the create flags (scope, audience, --expires-in, --sign, --out), the follower
+ * flags of verify (--roster, --pin, scope, --instance, --label, --at), loading signing keys and
+ * verified rosters, and reading the files they name. Nothing here writes a file other than the
+ * one named by --out, and nothing hands back a roster it has not verified. */
+#ifndef WD_MSGCLI_H
+#define WD_MSGCLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warden/error.h"
+#include "warden/limits.h"
+#include "crypto/crypto.h"
+#include "msg/bundle.h"
+#include "msg/message.h"
+#include "trust/roster.h"
+
+/* --label flags kept per command: more than WD_MAX_LABELS, so that the verifier says oversized */
+#define MSGCLI_MAX_LABELS 256
+
+/* Print "unknown option or missing value: <arg>" for the option getopt_long just refused, with
+ * the usage text, on stderr; return 2. Nothing is allocated. */
+int msgcli_bad_option(const char *usage, char **argv);
+
+/* ---- create ---- */
+
+/* The flags every create command takes. Nothing is owned: the strings point into argv. The
+ * caller zeroes it and sets expires_in to its default before parsing. */
+typedef struct msgcli_create {
+    const char *org, *fleet, *env, *instances, *expires_in, *out;
+    char *labels[MSGCLI_MAX_LABELS];
+    size_t nlabels;
+    char *signs[WD_MAX_SIGNATURES];
+    size_t nsigns;
+} msgcli_create;
+
+/* getopt_long rows for the flags msgcli_create_flag handles (values 'o', 'f', 'e', 'i', 'l',
+ * 'x', 's', 'O'; a command's own flags use other values). */
+#define MSGCLI_CREATE_OPTS                                                                     \
+    {"org", required_argument, NULL, 'o'}, {"fleet", required_argument, NULL, 'f'},            \
+        {"env", required_argument, NULL, 'e'}, {"instances", required_argument, NULL, 'i'},    \
+        {"label", required_argument, NULL, 'l'}, {"expires-in", required_argument, NULL, 'x'}, \
+        {"sign", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'O'}
+
+/* Take the value arg of the shared create flag ch into o. Returns 0 when it was taken, 2 after
+ * printing a usage error (too many --label or --sign flags; o is unchanged), and -1 when ch is
+ * not a shared flag (o is unchanged). Nothing is allocated. */
+int msgcli_create_flag(int ch, char *arg, msgcli_create *o, const char *usage);
+
+/* Append arg to signs[0..*n) (room for WD_MAX_SIGNATURES). Returns 0, or 2 after printing
+ * "too many --sign flags" with usage when it is full (nothing changed). Nothing is allocated. */
+int msgcli_add_sign(char **signs, size_t *n, char *arg, const char *usage);
+
+/* The audience named by --instances / --label into *out. Returns 0 on success (the caller frees
+ * *out with wd_audience_free); otherwise prints the usage error or the rejection and returns
+ * the exit code, and nothing needs freeing. */
+int msgcli_audience(const msgcli_create *o, const char *usage, wd_audience *out);
+
+/* Point out's fields at --org, --fleet and --env. Borrowed: out must not be freed with
+ * wd_scope_free, and must not outlive argv. Cannot fail. */
+void msgcli_scope(const msgcli_create *o, wd_scope *out);
+
+/* Load the private keys at paths[0..n) into keys[0..n). On error none stays loaded and e is
+ * prefixed with "<flag> <path>" of the file that failed. On success the caller frees them
+ * with msgcli_free_keys. */
+wd_code msgcli_load_keys(const char *flag, char *const *paths, size_t n, wd_key **keys,
+                         wd_err *e);
+
+/* Free keys[0..n) (wd_key_free). */
+void msgcli_free_keys(wd_key **keys, size_t n);
+
+/* Write the envelope data[0..len) to path (mode 0644, replaced atomically). On error the file
+ * is not touched and e says why. Nothing is allocated. */
+wd_code msgcli_write_out(const char *path, const char *data, size_t len, wd_err *e);
+
+/* Read the bundle at path (at most WD_MAX_BUNDLE_ENVELOPE bytes) WITHOUT verifying its
+ * signatures: decode the envelope, check its payloadType and parse the payload strictly. On
+ * error e is prefixed with "<flag> <path>" and *out is NULL; on success the caller frees *out
+ * with wd_bundle_free. */
+wd_code msgcli_read_bundle(const char *flag, const char *path, wd_bundle **out, wd_err *e);
+
+/* ---- verify ---- */
+
+/* The flags every follower-side verify takes, and what msgcli_verify_start makes of them.
+ * The flag strings point into argv; fl and r are owned and freed by msgcli_verify_end; f
+ * points at org..instance and fl, so the struct must not be copied once started. */
+typedef struct msgcli_verify {
+    const char *roster, *pin, *org, *fleet, *env, *instance, *at;
+    char *labels[MSGCLI_MAX_LABELS];
+    size_t nlabels;
+    int64_t now;
+    wd_label *fl;
+    wd_follower f;
+    wd_roster *r;
+} msgcli_verify;
+
+/* getopt_long rows for the flags msgcli_verify_flag handles (values 'r', 'p', 'o', 'f', 'e',
+ * 'i', 'l', 'a'). */
+#define MSGCLI_VERIFY_OPTS                                                                   \
+    {"roster", required_argument, NULL, 'r'}, {"pin", required_argument, NULL, 'p'},         \
+        {"org", required_argument, NULL, 'o'}, {"fleet", required_argument, NULL, 'f'},      \
+        {"env", required_argument, NULL, 'e'}, {"instance", required_argument, NULL, 'i'},   \
+        {"label", required_argument, NULL, 'l'}, {"at", required_argument, NULL, 'a'}
+
+/* As msgcli_create_flag, for the shared verify flags. */
+int msgcli_verify_flag(int ch, char *arg, msgcli_verify *o, const char *usage);
+
+/* After parsing: require exactly one argument (else "give exactly one <noun>") and the
+ * follower flags, take the time from --at (default now), turn --label into the follower's
+ * labels, and load the roster from --roster verified against --pin at that time. Returns 0
+ * when all of that worked (the caller must call msgcli_verify_end); otherwise prints the usage
+ * error or the rejection, frees what it made, and returns the exit code. e is cleared first
+ * and holds the error on failure. */
+int msgcli_verify_start(msgcli_verify *o, int argc, const char *noun, const char *usage,
+                        wd_err *e);
+
+/* Free what msgcli_verify_start made. Safe on a zeroed struct. */
+void msgcli_verify_end(msgcli_verify *o);
+
+/* Verify one message's bytes buf[0..len) for o's follower against o's roster at o's time with
+ * the given flags (WD_MSG_ACTIVE or 0). On success *out holds the parsed message, owned by the
+ * caller; on error *out is NULL. */
+typedef wd_code (*msgcli_verify_fn)(const unsigned char *buf, size_t len, const msgcli_verify *o,
+                                    unsigned flags, void **out, wd_err *e);
+
+/* Read the message file at path (at most max bytes) and verify it with fn. When flag is not
+ * NULL, an error is prefixed with "<flag> <path>". Ownership of *out as fn's; the file's bytes
+ * are freed here on every path. */
+wd_code msgcli_verify_file(const char *flag, const char *path, size_t max, msgcli_verify_fn fn,
+                           const msgcli_verify *o, unsigned flags, void **out, wd_err *e);
+
+/* Read the roster envelope at path (at most WD_MAX_ROSTER_ENVELOPE bytes) and verify it with
+ * wd_roster_verify_ex (against pin, or as a rotation from prev) at now with flags. On success
+ * the caller frees *out with wd_roster_free; on error *out is NULL and e says why. */
+wd_code msgcli_load_roster(const char *path, const char *pin, const wd_roster *prev,
+                           int64_t now, unsigned flags, wd_roster **out, wd_err *e);
+
+#endif
