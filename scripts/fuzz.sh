@@ -13,7 +13,7 @@ fi
 ninja -C build-fuzz >/dev/null || exit 1
 status=0
 for exe in build-fuzz/fuzz/fuzz_*; do
-  [ -x "$exe" ] || continue
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
   name=$(basename "$exe"); name=${name#fuzz_}
   work=$(mktemp -d); cp -r "fuzz/corpus/$name/." "$work/" 2>/dev/null
   mkdir -p "fuzz/crashes/$name"

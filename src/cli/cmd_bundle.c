@@ -218,6 +218,10 @@ static int do_create(int argc, char **argv)
         return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
     if (not_before && wd_time_parse(not_before, &nb, &e) != WD_OK)
         return cli_usage_error(usage_create, "--not-before: %s", e.msg);
+    int64_t until = 0;
+    if (!msgcli_time_after(nb, ttl, &until))
+        return cli_usage_error(usage_create, "--expires-in: %s after not_before is past %s",
+                               o.expires_in, MSGCLI_LATEST_TIME);
     wd_bundle spec;
     memset(&spec, 0, sizeof spec);
     if (!wd_semver_parse(min_version, spec.min_warden_version))
@@ -271,7 +275,7 @@ static int do_create(int argc, char **argv)
     spec.version = (int64_t)ver;
     spec.not_before = nb;
     spec.created_at = nb < now ? nb : now;
-    spec.expires_at = nb + ttl;
+    spec.expires_at = until;
     spec.policy_yaml = (char *)yaml;
     spec.policy_len = yaml_len;
     c = wd_digest_of(yaml, yaml_len, spec.policy_sha256, &e);

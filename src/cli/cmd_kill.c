@@ -142,6 +142,10 @@ static int do_create(int argc, char **argv)
     int64_t ttl, now = wd_now();
     if (wd_duration_parse(o.expires_in, &ttl, &e) != WD_OK)
         return cli_usage_error(usage_create, "--expires-in: %s", e.msg);
+    int64_t until = 0;
+    if (!msgcli_time_after(now, ttl, &until))
+        return cli_usage_error(usage_create, "--expires-in: %s from now is past %s",
+                               o.expires_in, MSGCLI_LATEST_TIME);
     wd_kill spec;
     memset(&spec, 0, sizeof spec);
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
@@ -158,7 +162,7 @@ static int do_create(int argc, char **argv)
     spec.counter = (int64_t)n;
     spec.reason = (char *)reason;
     spec.created_at = spec.not_before = now;
-    spec.expires_at = now + ttl;
+    spec.expires_at = until;
 
     wd_key *keys[WD_MAX_SIGNATURES] = {0};
     char *envelope = NULL;

@@ -85,6 +85,16 @@ void msgcli_free_keys(wd_key **keys, size_t n)
         wd_key_free(keys[i]);
 }
 
+bool msgcli_time_after(int64_t from, int64_t secs, int64_t *out)
+{
+    int64_t latest = 0;
+    if (secs < 0 || wd_time_parse(MSGCLI_LATEST_TIME, &latest, NULL) != WD_OK || from > latest ||
+        secs > latest - from)
+        return false;
+    *out = from + secs;
+    return true;
+}
+
 wd_code msgcli_write_out(const char *path, const char *data, size_t len, wd_err *e)
 {
     return wd_write_file(path, data, len, 0644, e);

@@ -6,6 +6,7 @@
 #ifndef WD_MSGCLI_H
 #define WD_MSGCLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,14 @@ wd_code msgcli_load_keys(const char *flag, char *const *paths, size_t n, wd_key 
 
 /* Free keys[0..n) (wd_key_free). */
 void msgcli_free_keys(wd_key **keys, size_t n);
+
+/* The last second a time can be written as (SPEC §1.1: four-digit years). */
+#define MSGCLI_LATEST_TIME "9999-12-31T23:59:59Z"
+
+/* from + secs (secs >= 0, e.g. from --expires-in) into *out when that is no later than
+ * MSGCLI_LATEST_TIME and returns true; otherwise returns false and *out is unchanged (no
+ * overflow either way). Nothing is allocated. */
+bool msgcli_time_after(int64_t from, int64_t secs, int64_t *out);
 
 /* Write the envelope data[0..len) to path (mode 0644, replaced atomically). On error the file
  * is not touched and e says why. Nothing is allocated. */

@@ -325,5 +325,19 @@ refused "89 create never replaces --out on error" invalid-policy b1.new -- creat
 cp b1.keep b1.new
 create --policy bad.yaml --version 1 --instances '*' --sign bs --out b1.new 2>/dev/null
 same_file "90 an existing --out is untouched by a refused create" b1.new b1.keep
+# an expiry that does not fit in a time: a usage error, not an overflow or a silent year 9999
+rm -f x.b
+expect "91 --expires-in past 9999-12-31 is a usage error" 2 "is past 9999-12-31T23:59:59Z" -- \
+    create --policy p1.yaml --version 1 --instances '*' --expires-in 2562047788015215h --sign bs --out x.b
+check "91 --expires-in past 9999-12-31: nothing written" test ! -e x.b
+expect "92 --not-before + --expires-in past 9999-12-31 is a usage error" 2 \
+    "is past 9999-12-31T23:59:59Z" -- create --policy p1.yaml --version 1 --instances '*' \
+    --not-before 9999-12-31T23:00:00Z --expires-in 1h --sign bs --out x.b
+check "92 --not-before + --expires-in past 9999-12-31: nothing written" test ! -e x.b
+expect "93 an expiry of exactly 9999-12-31T23:59:59Z is written" 0 "written" -- create \
+    --policy p1.yaml --version 1 --instances '*' --not-before 9999-12-31T23:00:00Z \
+    --expires-in 59m59s --sign bs --out b9999
+check "93 its expires_at is 9999-12-31T23:59:59Z" grep -q "expires_at: *9999-12-31T23:59:59Z" \
+    <("$W" bundle inspect b9999)
 
 done_testing

@@ -189,5 +189,11 @@ rejected_quietly "43 kill envelope of 64 KiB + 1" oversized -- "${VERIFY[@]}" --
 cp kill2 kill2.before
 "${VERIFY[@]}" --at "$AT" --current kill2 kill1 >/dev/null 2>&1
 same_file "44 the applied kill is byte-identical after a rejection" kill2 kill2.before
+# a duration whose end does not fit: a usage error, not an overflow
+rm -f x.k
+expect "45 --expires-in past 9999-12-31 is a usage error" 2 "is past 9999-12-31T23:59:59Z" -- \
+    create --instances '*' --state active --counter 1 --reason x --expires-in 2562047788015215h \
+    "${SIGN2[@]}" --out x.k
+check "45 --expires-in past 9999-12-31: nothing written" test ! -e x.k
 
 done_testing

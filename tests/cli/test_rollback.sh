@@ -150,5 +150,11 @@ expect "33 authorization envelope of exactly 64 KiB" 0 "authorizes" -- "${VERIFY
 pad_to a apad 65537
 rejected_quietly "34 authorization envelope of 64 KiB + 1" oversized -- "${VERIFY[@]}" \
     --at "$AT" apad
+# a duration whose end does not fit: a usage error, not an overflow
+rm -f x.a
+expect "35 --expires-in past 9999-12-31 is a usage error" 2 "is past 9999-12-31T23:59:59Z" -- \
+    create --instances '*' --current b42 --target b40 --reason x --expires-in 2562047788015215h \
+    "${SIGN2[@]}" --out x.a
+check "35 --expires-in past 9999-12-31: nothing written" test ! -e x.a
 
 done_testing

@@ -666,6 +666,51 @@ static void t20_wrong_kind_for_the_loader(void **state)
     wd_key_free(k);
 }
 
+static void t21_weak_public_keys_refused(void **state)
+{
+    (void)state;
+    /* the small-order encodings, each also with the sign bit set, and non-reduced y values */
+    static const unsigned char order8[2][32] = {
+        {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+         0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+         0xfc, 0x05},
+        {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+         0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+         0x03, 0x7a},
+    };
+    unsigned char pub[32];
+    for (int variant = 0; variant < 2 * (4 + 19); variant++) {
+        int which = variant / 2;
+        memset(pub, 0, sizeof pub);
+        if (which == 0) {
+            /* y = 0 */
+        } else if (which == 1) {
+            pub[0] = 1; /* y = 1: the identity */
+        } else if (which <= 3) {
+            memcpy(pub, order8[which - 2], 32);
+        } else {
+            /* y = p-1 .. p+18: the order-2 point, then every unreduced y */
+            memset(pub, 0xff, 32);
+            pub[0] = (unsigned char)(0xec + (which - 4));
+            pub[31] = 0x7f;
+        }
+        if (variant % 2)
+            pub[31] |= 0x80;
+        wd_key *k = NULL;
+        wd_err e;
+        assert_int_equal(wd_key_from_raw_public(pub, &k, &e), WD_E_MALFORMED);
+        assert_null(k);
+        assert_non_null(strstr(e.msg, "refused"));
+    }
+    wd_key *k = NULL;
+    /* a generated key is never weak */
+    assert_int_equal(wd_key_generate(&k, NULL), WD_OK);
+    wd_key *again = NULL;
+    assert_int_equal(wd_key_from_raw_public(wd_key_raw_public(k), &again, NULL), WD_OK);
+    wd_key_free(again);
+    wd_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +734,7 @@ int main(void)
         cmocka_unit_test(t18_encrypted_private_key_refused_without_prompt),
         cmocka_unit_test(t19_not_a_key_file),
         cmocka_unit_test(t20_wrong_kind_for_the_loader),
+        cmocka_unit_test(t21_weak_public_keys_refused),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup, teardown);
 }

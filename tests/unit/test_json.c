@@ -512,6 +512,35 @@ static void t21_dump_is_compact_and_keeps_order(void **state)
     json_decref(o);
 }
 
+/* A rejection names the position only: jansson's " near '...'" would quote up to 20 bytes of
+ * the input, e.g. an environment value in a RunConfig. */
+static void t22_rejections_never_quote_string_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        wd_code code;
+    } cases[] = {
+        {"{\"env\":{\"T\":\"hunter2-pw\x01\"}}", WD_E_MALFORMED},  /* control character */
+        {"{\"env\":{\"T\":\"hunter2-pw\xff\"}}", WD_E_MALFORMED},  /* invalid UTF-8 */
+        {"{\"env\":{\"T\":\"hunter2-pw\\q\"}}", WD_E_MALFORMED}, /* bad escape */
+        {"{\"env\":{\"T\":\"hunter2-pw\"x}}", WD_E_MALFORMED},     /* syntax after it */
+        {"{\"env\":{\"T\":hunter2}}", WD_E_MALFORMED},             /* bare token */
+        {"{\"hunter2\":1,\"hunter2\":2}", WD_E_DUPLICATE_KEY},     /* repeated key */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wd_err e;
+        json_t *v = NULL;
+        wd_err_clear(&e);
+        assert_int_equal(parse(cases[i].doc, &v, &e), cases[i].code);
+        assert_int_equal(e.code, cases[i].code);
+        assert_null(v);
+        assert_non_null(strstr(e.msg, "column"));
+        if (strstr(e.msg, "hunter2") != NULL)
+            fail_msg("case %zu quotes the input: %s", i, e.msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +565,7 @@ int main(void)
         cmocka_unit_test(t19_path_helpers),
         cmocka_unit_test(t20_typed_getters),
         cmocka_unit_test(t21_dump_is_compact_and_keeps_order),
+        cmocka_unit_test(t22_rejections_never_quote_string_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -751,6 +751,17 @@ static void m_pub_33(json_t *t)
 {
     set_raw_pub(key0(t), 33);
 }
+/* the identity point (y = 1): a key anyone can sign for, with its true keyid */
+static void m_pub_small_order(json_t *t)
+{
+    unsigned char raw[32] = {1};
+    char *b = wd_b64_encode(raw, sizeof raw);
+    char kid[WD_DIGEST_STRLEN + 1];
+    assert_int_equal(wd_digest_of(raw, sizeof raw, kid, NULL), WD_OK);
+    json_object_set_new(key0(t), "public_key", json_string(b));
+    json_object_set_new(key0(t), "keyid", json_string(kid));
+    free(b);
+}
 static void m_bad_time(json_t *t)
 {
     json_object_set_new(t, "created_at", json_string("2026-01-01 00:00:00Z"));
@@ -956,6 +967,7 @@ static void t17_malformed_and_field_codes(void **state)
         {"public_key bad base64", m_pub_bad_base64, WD_E_MALFORMED},
         {"public_key unpadded", m_pub_unpadded, WD_E_MALFORMED},
         {"public_key 31 bytes", m_pub_31, WD_E_MALFORMED},
+        {"public_key of small order", m_pub_small_order, WD_E_MALFORMED},
         {"public_key 33 bytes", m_pub_33, WD_E_MALFORMED},
         {"created_at bad time", m_bad_time, WD_E_MALFORMED},
         {"expires_at with offset", m_bad_time_offset, WD_E_MALFORMED},

@@ -68,8 +68,16 @@ wd_code wd_json_parse(const unsigned char *buf, size_t len, size_t max, json_t *
     json_t *v = json_loadb(src, len, JSON_REJECT_DUPLICATES, &je);
     if (v == NULL) {
         wd_code c = code_of(&je);
+        /* jansson appends " near '<up to 20 bytes of input>'": that can be part of a string
+         * value such as an environment value or a secret, so only the position is kept. */
+        char text[sizeof je.text];
+        memcpy(text, je.text, sizeof text);
+        text[sizeof text - 1] = '\0';
+        char *near = strstr(text, " near '");
+        if (near != NULL)
+            *near = '\0';
         return wd_err_set(e, c, "JSON document rejected at line %d, column %d (byte %d): %s",
-                          je.line, je.column, je.position, je.text);
+                          je.line, je.column, je.position, text);
     }
     if (!json_is_object(v) && !json_is_array(v)) {
         /* jansson refuses a scalar at the top without JSON_DECODE_ANY; keep the rule explicit. */

@@ -16,8 +16,9 @@
  * Rejections: len > max or nesting deeper than WD_MAX_JSON_DEPTH -> WD_E_OVERSIZED;
  * a repeated key in any object -> WD_E_DUPLICATE_KEY; anything but whitespace after the
  * document -> WD_E_TRAILING_DATA; syntax errors, invalid UTF-8, "\u0000", integers out of
- * range -> WD_E_MALFORMED. Messages give the position. On success the caller owns *out
- * (json_decref); on error *out is NULL. */
+ * range -> WD_E_MALFORMED. Messages give the position but never quote the input (a string
+ * value may be a secret). On success the caller owns *out (json_decref); on error *out is
+ * NULL. */
 wd_code wd_json_parse(const unsigned char *buf, size_t len, size_t max, json_t **out, wd_err *e);
 
 /* Nesting depth of v: a scalar is 0, {} or [] is 1, {"a":[]} is 2. */
