@@ -6,12 +6,11 @@
 W=$WARDEN
 BT=application/vnd.warden.policy-bundle.v1+json
 
-tfmt() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 NOW=$(date -u +%s)
 AT=$(tfmt $((NOW + 600)))          # a time inside every default window
 LATER=$(tfmt $((NOW + 7200)))      # past the 1h key and the 1h bundle below
 
-# rejected_quietly NAME CODE -- CMD: a rejection that reports nothing on stdout.
+# rejected_quietly NAME CODE -- CMD: as in lib.sh, and stricter here: exactly one line on stderr.
 rejected_quietly() {
     local name=$1 code=$2; shift 2
     reject "$name" "$code" "$@"
@@ -19,13 +18,6 @@ rejected_quietly() {
     else ok "$name: nothing reported on stdout"; fi
     if [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$name: exactly one line on stderr"
     else notok "$name: exactly one line on stderr" "stderr: $(cat "$T/err")"; fi
-}
-# refused NAME CODE OUT -- CMD: create rejects with CODE and OUT is not written.
-refused() {
-    local name=$1 code=$2 out=$3; shift 3
-    rm -f "$out"
-    reject "$name" "$code" "$@"
-    check "$name: nothing written" test ! -e "$out"
 }
 
 # ---- keys and roster ----
@@ -271,9 +263,6 @@ rejected_quietly "76 unsupported-version in a signed bundle" unsupported-version
     "${VERIFY[@]}" --at "$AT" bmin
 
 # ---- limits: at the limit and one past ----
-pad_to() {  # IN OUT SIZE: IN with spaces after its first byte, SIZE bytes in all
-    python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); n=int(sys.argv[3]); open(sys.argv[2],"wb").write(b[:1]+b" "*(n-len(b))+b[1:])' "$@"
-}
 pad_to b1 bpad 1048576
 expect "77 bundle envelope of exactly 1 MiB" 0 "outcome: accepted" -- "${VERIFY[@]}" --at "$AT" bpad
 pad_to b1 bpad 1048577

@@ -5,11 +5,6 @@
 W=$WARDEN
 TYPE=application/vnd.warden.test+json
 
-exactly_one_line() {
-    local got; got=$(cat "$T/err")
-    if [ "$got" = "$2" ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$1"
-    else notok "$1" "wanted: $2" "got: $got"; fi
-}
 hash_of() { echo "sha256:$(sha256sum <"$1" | cut -c1-64)"; }
 
 "$W" key gen "$T/a" >"$T/a.id"

@@ -7,11 +7,6 @@ W=$WARDEN
 EX=$WD_SRCDIR/examples
 P=$EX/policies/team.yaml
 
-exactly_one_line() {
-    local got; got=$(cat "$T/err")
-    if [ "$got" = "$2" ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$1"
-    else notok "$1" "wanted: $2" "got: $got"; fi
-}
 same_text() { if [ "$(cat "$2")" = "$3" ]; then ok "$1"; else notok "$1" "wanted: $3" "got: $(cat "$2")"; fi; }
 
 expect "01 gate --help" 0 "usage: warden gate <command>" -- "$W" gate --help

@@ -9,11 +9,6 @@ openssl_keyid() {
     echo "sha256:$(openssl pkey -pubin -in "$1" -outform DER | tail -c 32 | sha256sum | cut -c1-64)"
 }
 # exactly_one_line NAME TEXT: stderr of the last expect is exactly TEXT, one line.
-exactly_one_line() {
-    local got; got=$(cat "$T/err")
-    if [ "$got" = "$2" ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$1"
-    else notok "$1" "wanted: $2" "got: $got"; fi
-}
 
 expect "01 key --help exits 0" 0 "usage: warden key <command>" -- "$W" key --help
 expect "02 key gen --help exits 0" 0 "usage: warden key gen PATH" -- "$W" key gen --help
@@ -90,15 +85,15 @@ chmod 600 "$T/enc"
 reject "42 an encrypted private key is refused, not prompted for" malformed -- "$W" key id "$T/enc"
 
 # size limit (16 KiB): leading text is ignored by PEM, so pad a valid key to the limit
-pad_to() { # pad_to SRC DST SIZE
+pad_pem_to() { # pad_pem_to SRC DST SIZE
     local n; n=$(stat -c %s "$1")
     { head -c $(($3 - n - 1)) /dev/zero | tr '\0' '#'; echo; cat "$1"; } >"$2"
     chmod 600 "$2"
 }
-pad_to "$T/k1" "$T/big16384" 16384
+pad_pem_to "$T/k1" "$T/big16384" 16384
 check "43 padded key is exactly 16384 bytes" test "$(stat -c %s "$T/big16384")" = 16384
 expect "44 key file at the limit loads" 0 "$keyid" -- "$W" key id "$T/big16384"
-pad_to "$T/k1" "$T/big16385" 16385
+pad_pem_to "$T/k1" "$T/big16385" 16385
 reject "45 key file one byte past the limit" oversized -- "$W" key id "$T/big16385"
 expect "46 missing key file is an I/O error" 1 "cannot open key file" -- "$W" key id "$T/missing"
 

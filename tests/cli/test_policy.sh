@@ -7,11 +7,6 @@ W=$WARDEN
 EX=$WD_SRCDIR/examples
 
 # exactly_one_line NAME TEXT: stderr of the last expect is exactly TEXT, one line.
-exactly_one_line() {
-    local got; got=$(cat "$T/err")
-    if [ "$got" = "$2" ] && [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$1"
-    else notok "$1" "wanted: $2" "got: $got"; fi
-}
 
 expect "01 policy --help" 0 "usage: warden policy <command>" -- "$W" policy --help
 expect "02 policy check --help documents FILE" 0 "usage: warden policy check [--default] [FILE]" -- "$W" policy check --help

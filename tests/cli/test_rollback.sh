@@ -6,23 +6,9 @@
 W=$WARDEN
 RT=application/vnd.warden.rollback.v1+json
 
-tfmt() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 NOW=$(date -u +%s)
 AT=$(tfmt $((NOW + 600)))
 LATER=$(tfmt $((NOW + 7200)))
-
-rejected_quietly() {
-    local name=$1 code=$2; shift 2
-    reject "$name" "$code" "$@"
-    if [ -s "$T/out" ]; then notok "$name: nothing reported on stdout" "stdout: $(head -c 300 "$T/out")"
-    else ok "$name: nothing reported on stdout"; fi
-}
-refused() {
-    local name=$1 code=$2 out=$3; shift 3
-    rm -f "$out"
-    reject "$name" "$code" "$@"
-    check "$name: nothing written" test ! -e "$out"
-}
 
 cd "$T" || exit 1
 for k in root bs k1 rb1 rb2; do "$W" key gen "$T/$k" >/dev/null; done
@@ -141,9 +127,6 @@ rejected_quietly "31 malformed: bad digest" malformed -- "${VERIFY[@]}" --at "$A
 edit a t.json 'd["schema_version"] = 2'
 sign2 t.json asv
 rejected_quietly "32 unsupported-version" unsupported-version -- "${VERIFY[@]}" --at "$AT" asv
-pad_to() {
-    python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); n=int(sys.argv[3]); open(sys.argv[2],"wb").write(b[:1]+b" "*(n-len(b))+b[1:])' "$@"
-}
 pad_to a apad 65536
 expect "33 authorization envelope of exactly 64 KiB" 0 "authorizes" -- "${VERIFY[@]}" \
     --at "$AT" apad
