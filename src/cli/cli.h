@@ -52,5 +52,9 @@ int cmd_rollback(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_pki(int argc, char **argv);
+int cmd_leader(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -27,6 +27,10 @@ static const cli_group groups[] = {
     {"policy", "check policy documents", cmd_policy},
     {"gate", "decide whether a RunConfig may create a server", cmd_gate},
     {"run", "start an MCP server if the policy allows it", cmd_run},
+    {"pki", "make the fleet CA and mTLS certificates", cmd_pki},
+    {"leader", "run the control plane that followers poll", cmd_leader},
+    {"publish", "send a signed bundle, kill, rollback or roster to a leader", cmd_publish},
+    {"status", "show the fleet as a leader sees it", cmd_status},
 };
 
 static int usage(FILE *f)

@@ -1,0 +1,1 @@
+/* fleetclient.c — placeholder until written. */

@@ -1,0 +1,1 @@
+/* spiffe.c — placeholder until written. */
