@@ -1199,6 +1199,46 @@ static void test_full_disk(void **state)
     wd_store_close(s);
 }
 
+/* Another writer holds the write lock longer than the busy timeout: the put fails as an
+ * operational error after waiting, nothing changes, reads go on (WAL), and the store works
+ * once the lock is gone. */
+static void test_busy_is_io(void **state)
+{
+    (void)state;
+    wd_store *s = open_store();
+    seed(s);
+    snapshot before = snap();
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    wd_store_msg m2 = mkmsg("acme", "prod", "eu1", 2, 'b');
+    wd_put_result res;
+    wd_err e = {0};
+    assert_int_equal(s->ops->put_bundle(s, &m2, (const unsigned char *)"b2", 2, &res, NULL, &e),
+                     WD_E_IO);
+    assert_non_null(strstr(e.msg, "put_bundle"));
+    assert_non_null(strstr(e.msg, "locked"));
+    reads_work(s);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snapshot after = snap();
+    assert_memory_equal(&before, &after, sizeof before);
+    assert_int_equal(put_b(s, &m2, "b2", NULL), WD_PUT_CREATED);
+    wd_store_close(s);
+}
+
+static void test_walks_need_a_callback(void **state)
+{
+    (void)state;
+    wd_store *s = open_store();
+    wd_err e = {0};
+    assert_int_equal(s->ops->each_bundle(s, NULL, NULL, &e), WD_E_INTERNAL);
+    assert_int_equal(s->ops->each_kill(s, NULL, NULL, &e), WD_E_INTERNAL);
+    assert_int_equal(s->ops->each_active_rollback(s, NULL, NULL, &e), WD_E_INTERNAL);
+    assert_int_equal(s->ops->each_follower(s, "acme", NULL, NULL, &e), WD_E_INTERNAL);
+    wd_store_close(s);
+}
+
 /* ---- a process killed inside a put ---- */
 
 typedef enum crash_op { CRASH_BUNDLE, CRASH_ROLLBACK, CRASH_AUDIT, CRASH_KILL, CRASH_ROSTER }
@@ -1364,6 +1404,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_is_io, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walks_need_a_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_inside_put, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
