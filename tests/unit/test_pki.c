@@ -476,7 +476,7 @@ static void t06_leader_name_rules(void **state)
     wd_pki_ca *ca = new_ca();
     const char *bad[] = {"", "*.example.org", "bad_name.example", "-a.example", "a-.example",
                          "a..example", ".example", "example.", "1.2.3.999", "10.0.0",
-                         "a b", "l\xc3\xa9" "ader", "leader:8443", "http://leader", "[::1]"};
+                         "a b", "l\303\251ader", "leader:8443", "http://leader", "[::1]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *one[] = {bad[i]};
         if (leader_with(ca, one, 1) != WD_E_USAGE)
