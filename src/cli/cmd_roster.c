@@ -1,6 +1,7 @@
-/* cmd_roster.c — `warden roster init|add-key|revoke|renew|verify` (SPEC §2, §9): build trust rosters
- * that their own verifier accepts (a first roster against its pin, each next one as a rotation
- * from the one it replaces), and verify a roster, or a chain of them, from a pinned root.
+/* cmd_roster.c — `warden roster init|add-key|revoke|renew|verify` (SPEC §2, §9): build trust
+ * rosters that their own verifier accepts (a first roster against its pin, each next one as a
+ * rotation from the one it replaces), and verify a roster, or a chain of them, from a pinned
+ * root.
  * It must never write --out after an error, and never report an unverified roster as valid. */
 #include <errno.h>
 #include <getopt.h>
