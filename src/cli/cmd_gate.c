@@ -27,7 +27,7 @@ static const char usage_group[] =
 static const char usage_check[] =
     "usage: warden gate check --policy FILE --config RUNCONFIG.json [--explain] [--json]\n"
     "\n"
-    "Decide whether the server described by RUNCONFIG.json (docs/POLICY.md) may be created under the\n"
+    "Decide whether the server described by RUNCONFIG.json may be created under the\n"
     "policy FILE, through the gate chain with the policy gate registered.\n"
     "Allowed: prints 'allow: <reason> (rule <name>)' and, when the allowing rule bounds the\n"
     "server, 'profile: <name>'. In audit mode a would-be denial is allowed and printed as\n"
