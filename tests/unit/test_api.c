@@ -229,6 +229,8 @@ static void make_roster(int v)
     wd_err e;
     assert_int_equal(wd_roster_copy(F.roster, &r, &e), WD_OK);
     r->version = v;
+    if (v > 1) /* each later version lives longer: T0 + 365 days + v * 100 days */
+        r->expires_at = T0 + (365 + 100 * v) * DAY;
     assert_int_equal(wd_roster_sign(r, &F.root, 1, &roster_env[v], &roster_len[v], &e), WD_OK);
     wd_roster_free(r);
     wd_dsse env;
@@ -929,6 +931,9 @@ static void t09_selection_by_labels(void **state)
     assert_string_equal(E.last_wake, "acme/prod/eu1");
     expect_served(&F1, &b2);
     expect_served(&F2, &b1);
+    /* the same labels again: no wake-up */
+    assert_int_equal(report(&F1, "{\"team\":\"payments\"}", "null"), 204);
+    assert_int_equal(E.wakes, wakes + 1);
     /* labels change again: back to the all-hosts bundle */
     assert_int_equal(report(&F1, "{\"team\":\"search\"}", "null"), 204);
     expect_served(&F1, &b1);
@@ -1157,7 +1162,18 @@ static void t14_roster(void **state)
     expect_body(roster_env[1], roster_len[1]);
     snprintf(etag, sizeof etag, "\"%s\"", roster_hash[1]);
     assert_string_equal(hdr("ETag"), etag);
-    /* a restart from the version-1 file walks the store's chain to version 2 */
+    /* a restart from the version-1 file walks the store's chain to version 2, also once the
+     * file's roster has expired: the newest one reached counts, and must not be expired */
+    leader_down();
+    now_t = T0 + 366 * DAY;
+    leader_up();
+    assert_int_equal(E.L.api->roster->r->version, 2);
+    leader_down();
+    now_t = T0 + 600 * DAY;
+    wd_err e;
+    assert_int_equal(wd_api_init_clock(&E.L, test_clock, NULL, &e), WD_E_EXPIRED);
+    assert_null(E.L.api);
+    now_t = T0;
     leader_down();
     leader_up();
     assert_int_equal(E.L.api->roster->r->version, 2);
