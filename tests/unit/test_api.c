@@ -742,6 +742,13 @@ static void t05_publish_rejections(void **state)
     m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.kill1, 1);
     expect_refused("policy-bundles", m.env, m.len, "wrong-purpose");
     free(m.env);
+    /* a revoked key, a key past its window */
+    m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.revoked, 1);
+    expect_refused("policy-bundles", m.env, m.len, "revoked-key");
+    free(m.env);
+    m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.expired, 1);
+    expect_refused("policy-bundles", m.env, m.len, "expired-key");
+    free(m.env);
     /* a tampered payload under a valid signature */
     m = bundle(1, "prod");
     {
@@ -803,7 +810,7 @@ static void t05_publish_rejections(void **state)
     expect_error(422, "threshold");
     free(m.env);
     assert_int_equal(get("remote-kill/latest", &F1), 204);
-    assert_int_equal(published("bundle", "rejected"), 15);
+    assert_int_equal(published("bundle", "rejected"), 17);
     assert_int_equal(published("bundle", "created"), 0);
     assert_int_equal(E.wakes, 0);
 }
@@ -825,6 +832,50 @@ static void t06_publish_size_limit(void **state)
     free(at);
     free(past);
     free(m.env);
+}
+
+static const char STATUS_FMT[] =
+    "{\"schema_version\":1,\"instance_id\":\"%s\",\"labels\":%s,\"warden_version\":\"0.1.0\","
+    "\"started_at\":\"2027-01-15T07:00:00Z\",\"policy_state\":\"enforcing\","
+    "\"active_bundle\":%s,\"kill\":null,\"last_error\":null,\"recorder_key\":null}";
+
+/* Each route's body cap, at the limit and one past it. */
+static void t06b_body_limits(void **state)
+{
+    (void)state;
+    /* a kill padded to exactly 64 KiB is accepted; one more byte is 413 */
+    msg k = kill_of(kobj(1, "stop"));
+    char *at = pad_to(k.env, k.len, WD_HTTP_MAX_BODY_OTHER);
+    char *past = pad_to(k.env, k.len, WD_HTTP_MAX_BODY_OTHER + 1);
+    put("remote-kill", past, WD_HTTP_MAX_BODY_OTHER + 1);
+    expect_error(413, "too-large");
+    assert_int_equal(published("kill", "too-large"), 1);
+    assert_int_equal(put("remote-kill", at, WD_HTTP_MAX_BODY_OTHER), 201);
+    free(at);
+    free(past);
+    free(k.env);
+    /* a roster padded to exactly 256 KiB */
+    at = pad_to(roster_env[2], roster_len[2], WD_HTTP_MAX_BODY_ROSTER);
+    past = pad_to(roster_env[2], roster_len[2], WD_HTTP_MAX_BODY_ROSTER + 1);
+    put("roster", past, WD_HTTP_MAX_BODY_ROSTER + 1);
+    expect_error(413, "too-large");
+    assert_int_equal(E.L.api->roster->r->version, 1);
+    assert_int_equal(put("roster", at, WD_HTTP_MAX_BODY_ROSTER), 201);
+    assert_int_equal(E.L.api->roster->r->version, 2);
+    free(at);
+    free(past);
+    /* a status report of 64 KiB (white space), and one byte more */
+    char body[2048];
+    int n = snprintf(body, sizeof body, STATUS_FMT, "i-1", "{}", "null");
+    at = pad_to(body, (size_t)n, WD_HTTP_MAX_BODY_OTHER);
+    past = pad_to(body, (size_t)n, WD_HTTP_MAX_BODY_OTHER + 1);
+    run((treq){"POST", path("status"), &F1, past, WD_HTTP_MAX_BODY_OTHER + 1, NULL, NULL, 0});
+    expect_error(413, "too-large");
+    assert_int_equal(run((treq){"POST", path("status"), &F1, at, WD_HTTP_MAX_BODY_OTHER, NULL,
+                                NULL, 0}),
+                     204);
+    free(at);
+    free(past);
 }
 
 typedef struct racer {
@@ -902,10 +953,6 @@ static void t08_selection_by_instance(void **state)
     free(b2.env);
 }
 
-static const char STATUS_FMT[] =
-    "{\"schema_version\":1,\"instance_id\":\"%s\",\"labels\":%s,\"warden_version\":\"0.1.0\","
-    "\"started_at\":\"2027-01-15T07:00:00Z\",\"policy_state\":\"enforcing\","
-    "\"active_bundle\":%s,\"kill\":null,\"last_error\":null,\"recorder_key\":null}";
 
 static int report(const wd_spiffe_id *peer, const char *labels, const char *active)
 {
@@ -1638,6 +1685,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t04_publish_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(t05_publish_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(t06_publish_size_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(t06b_body_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(t07_concurrent_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(t08_selection_by_instance, setup, teardown),
         cmocka_unit_test_setup_teardown(t09_selection_by_labels, setup, teardown),
