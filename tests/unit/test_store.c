@@ -1060,6 +1060,48 @@ static void test_race_processes(void **state)
     assert_int_equal(raw_int("SELECT count(*) FROM bundles"), 1);
 }
 
+
+/* Several processes open a file that does not exist yet at the same moment: every one of them
+ * gets a working store, and the schema is created once. */
+static void test_first_open_race(void **state)
+{
+    (void)state;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pids[NPROCS];
+    for (int i = 0; i < NPROCS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(pfd[1]);
+            char c;
+            if (read(pfd[0], &c, 1) != 0)
+                _exit(101);
+            wd_store *cs = NULL;
+            wd_err e = {0};
+            if (wd_store_open(url, &cs, &e) != WD_OK)
+                _exit(100);
+            char fleet[16];
+            snprintf(fleet, sizeof fleet, "fleet-%d", i);
+            wd_store_msg m = mkmsg("acme", fleet, "eu1", 1, (char)('a' + i));
+            wd_put_result res;
+            wd_code rc = cs->ops->put_kill(cs, &m, (const unsigned char *)"k", 1, &res, &e);
+            wd_store_close(cs);
+            _exit(rc != WD_OK ? 102 : res != WD_PUT_CREATED ? 103 : 0);
+        }
+    }
+    close(pfd[0]);
+    close(pfd[1]);
+    for (int i = 0; i < NPROCS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(raw_int("PRAGMA user_version"), WD_STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int("SELECT count(*) FROM kills"), NPROCS);
+}
+
 /* ---- a store that cannot be written ---- */
 
 typedef struct snapshot {
@@ -1402,6 +1444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_threads_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_threads_same, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_open_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_is_io, setup, teardown),
