@@ -790,6 +790,8 @@ static void t05_publish_rejections(void **state)
     refuse_obj(o, "malformed");
     /* envelopes */
     expect_refused("policy-bundles", "not json", 8, "malformed");
+    run((treq){"PUT", path("policy-bundles"), &ADMIN, NULL, 0, NULL, NULL, 0});
+    expect_error(422, "malformed");
     m = bundle(1, "prod");
     char *trail = malloc(m.len + 3);
     memcpy(trail, m.env, m.len);
@@ -810,7 +812,7 @@ static void t05_publish_rejections(void **state)
     expect_error(422, "threshold");
     free(m.env);
     assert_int_equal(get("remote-kill/latest", &F1), 204);
-    assert_int_equal(published("bundle", "rejected"), 17);
+    assert_int_equal(published("bundle", "rejected"), 18);
     assert_int_equal(published("bundle", "created"), 0);
     assert_int_equal(E.wakes, 0);
 }
@@ -1466,6 +1468,12 @@ static void t19_status(void **state)
         post("status", &F1, bad);
         expect_error(400, cases[i].code);
     }
+    run((treq){"POST", path("status"), &F1, NULL, 0, NULL, NULL, 0});
+    expect_error(400, "malformed");
+    run((treq){"POST", path("audit/batches"), &F1, NULL, 0, NULL, NULL, 0});
+    expect_error(400, "malformed");
+    post("status", &F1, "[]");
+    expect_error(400, "malformed");
     /* 65 labels: one past the limit */
     char labels[4096] = "{";
     for (int i = 0; i <= WD_MAX_LABELS; i++)
