@@ -310,6 +310,8 @@ wd_code wd_api_init_clock(wd_leader *L, int64_t (*clock)(void *ctx), void *ctx, 
 {
     if (L->store == NULL || L->cfg.roster_path == NULL || L->cfg.pin == NULL)
         return wd_err_set(e, WD_E_USAGE, "leader: a store, a roster and a pin are needed");
+    if (L->api != NULL)
+        return wd_err_set(e, WD_E_USAGE, "leader: the API is already loaded");
     wd_api *A = calloc(1, sizeof *A);
     if (A == NULL)
         return wd_err_set(e, WD_E_NOMEM, "out of memory");

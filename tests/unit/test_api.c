@@ -1626,6 +1626,10 @@ static void t22_init_refuses_bad_roster(void **state)
     W.fail_all = false;
     leader_up();
     assert_true(wd_api_ready(&E.L));
+    /* loading twice is refused and keeps what is loaded */
+    wd_api *A = E.L.api;
+    assert_int_equal(wd_api_init_clock(&E.L, test_clock, NULL, &e), WD_E_USAGE);
+    assert_ptr_equal(E.L.api, A);
 }
 
 static void t23_init_walks_the_store_chain(void **state)
