@@ -215,6 +215,32 @@ else notok "a client that never starts TLS is cut after handshake_timeout"; fi
 exec 3<&-
 m=$(metric 'warden_leader_handshake_failures_total{reason="timeout"}')
 check_eq "metrics: the handshake timeout is counted" "$m" 1
+out=$(curl -sS --max-time 20 --tls-max 1.2 --cacert "$P/ca.crt" --cert "$P/follower.crt" \
+    --key "$P/follower.key" -w ' %{http_code}' "$U/whoami" 2>"$T/curl.err"; echo $? >"$T/rc")
+handshake_refused "TLS 1.2 is refused in the handshake" "$out"
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+out=$(timeout 15 cat <&3 2>/dev/null | head -c 200)
+exec 3<&-
+check_eq "plain HTTP on the TLS port: no HTTP answer" "$(grep -c HTTP <<<"$out")" 0
+m=$(metric 'warden_leader_handshake_failures_total{reason="protocol"}')
+check_eq "metrics: TLS 1.2 and plain HTTP are counted as protocol failures" "$m" 2
+out=$({ printf 'PUT /body HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n'
+        sleep 1; printf 'abc'; sleep 1; } |
+    timeout 20 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$P/ca.crt" \
+        -cert "$P/follower.crt" -key "$P/follower.key" 2>/dev/null)
+check_has "Expect: 100-continue within the cap: 100 Continue" "$out" "HTTP/1.1 100 Continue"
+check_has "... then the answer once the body came" "$out" '{"len":3}'
+{ printf 'GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 1; } |
+    timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$P/ca.crt" \
+        -cert "$P/follower.crt" -key "$P/follower.key" -sess_out "$T/sess" >/dev/null 2>&1
+out=$({ printf 'GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; sleep 1; } |
+    timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$P/ca.crt" \
+        -sess_in "$T/sess" 2>/dev/null)
+check_has "a session ticket resumes the session without presenting the certificate again" "$out" "Reused, TLSv1.3"
+check_has "... and the resumed session keeps the verified identity" "$out" '"instance":"i-1"'
+check_eq "probe: HEAD /healthz is 200 with no body" \
+    "$(curl -s --max-time 10 -I -o /dev/null -w '%{http_code} %{size_download}' "http://$PROBE/healthz")" "200 0"
 
 # ---- log ----
 check_has "log: one line per request with method, route, status, peer, duration" "$(cat "$T/a.log")" \

@@ -341,6 +341,9 @@ static void test_prefer_wait(void **st)
     assert_false(wd_http_parse_prefer_wait("wait=\"5", &w));
     assert_false(wd_http_parse_prefer_wait("", &w));
     assert_false(wd_http_parse_prefer_wait(",", &w));
+    /* a well-formed wait followed by a malformed one: no wait at all (found by fuzz_http) */
+    assert_false(wd_http_parse_prefer_wait("wait=8, wait=8x", &w));
+    assert_int_equal(w, 0);
 }
 
 static void test_etag(void **st)
