@@ -270,7 +270,7 @@ static wd_code must_not_exist(const char *path, wd_err *e)
     if (lstat(path, &st) == 0)
         return wd_err_set(e, WD_E_IO, "%s: already exists (refusing to overwrite)",
                           wd_clean_text(path, name, sizeof name));
-    if (errno != ENOENT)
+    if (errno != ENOENT && errno != ENOTDIR) /* ENOTDIR: no such file can exist there */
         return wd_err_set(e, WD_E_IO, "%s: cannot check: %s",
                           wd_clean_text(path, name, sizeof name), strerror(errno));
     return WD_OK;
