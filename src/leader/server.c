@@ -946,9 +946,9 @@ typedef struct bound {
     char actual[80]; /* with the port the kernel chose */
 } bound;
 
-static wd_code listen_error(server *s, const char *addr, int err, wd_err *e)
+static wd_code listen_error(wd_metrics *m, const char *addr, int err, wd_err *e)
 {
-    wd_metrics_error(s->L->metrics, "operational");
+    wd_metrics_error(m, "operational");
     wd_code rc;
     if (err == EADDRINUSE)
         rc = wd_err_set(e, WD_E_IO, "cannot listen on %s: address already in use", addr);
@@ -961,7 +961,8 @@ static wd_code listen_error(server *s, const char *addr, int err, wd_err *e)
 /* Resolve addr, and check that nobody listens there yet: SO_REUSEPORT would otherwise let a
  * second leader of the same user share the port silently. The port the kernel picks for ":0"
  * is kept, so every worker binds the same one. */
-static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *e)
+static wd_code resolve_and_check(wd_metrics *m, const char *addr, bool reuseaddr, bound *b,
+                                 wd_err *e)
 {
     memset(b, 0, sizeof *b);
     snprintf(b->text, sizeof b->text, "%s", addr);
@@ -970,13 +971,14 @@ static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *
         return wd_err_set(e, WD_E_USAGE, "cannot listen on %s: not ADDR:PORT", addr);
     int fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return listen_error(s, addr, errno, e);
+        return listen_error(m, addr, errno, e);
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseaddr)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&b->ss, (socklen_t)b->len) != 0) {
         int err = errno;
         close(fd);
-        return listen_error(s, addr, err, e);
+        return listen_error(m, addr, err, e);
     }
     socklen_t sl = sizeof b->ss;
     getsockname(fd, (struct sockaddr *)&b->ss, &sl);
@@ -984,6 +986,24 @@ static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *
     close(fd);
     format_addr((struct sockaddr *)&b->ss, b->actual, sizeof b->actual);
     return WD_OK;
+}
+
+wd_code wd_server_preflight(const wd_leader_config *cfg, wd_metrics *m, wd_err *e)
+{
+    SSL_CTX *ctx = NULL;
+    wd_code rc = wd_tls_server_ctx(cfg->cert, cfg->key, cfg->client_ca, &ctx, e);
+    SSL_CTX_free(ctx);
+    if (rc != WD_OK)
+        return rc;
+    bound b;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        rc = resolve_and_check(m, cfg->listen[i], true, &b, e);
+        if (rc != WD_OK)
+            return rc;
+    }
+    if (cfg->probe_listen != NULL)
+        rc = resolve_and_check(m, cfg->probe_listen, true, &b, e);
+    return rc;
 }
 
 static wd_code write_ports_file(const char *path, const bound *ls, size_t n, const char *probe,
@@ -1030,7 +1050,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     if (rc != WD_OK)
         goto out;
     for (size_t i = 0; i < cfg->nlisten; i++) {
-        rc = resolve_and_check(&s, cfg->listen[i], &ls[i], e);
+        rc = resolve_and_check(L->metrics, cfg->listen[i], true, &ls[i], e);
         if (rc != WD_OK)
             goto out;
     }
@@ -1058,7 +1078,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
                     LEV_OPT_CLOSE_ON_FREE,
                 LISTEN_BACKLOG, (struct sockaddr *)&ls[k].ss, ls[k].len);
             if (w->ls[k] == NULL) {
-                rc = listen_error(&s, ls[k].text, errno, e);
+                rc = listen_error(L->metrics, ls[k].text, errno, e);
                 goto out;
             }
             evconnlistener_set_error_cb(w->ls[k], accept_error);
@@ -1080,7 +1100,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
                                                 LEV_OPT_CLOSE_ON_FREE,
                                             LISTEN_BACKLOG, (struct sockaddr *)&pb.ss, pb.len);
         if (w0->probe == NULL) {
-            rc = listen_error(&s, cfg->probe_listen, errno, e);
+            rc = listen_error(L->metrics, cfg->probe_listen, errno, e);
             goto out;
         }
         evconnlistener_set_error_cb(w0->probe, accept_error);
