@@ -120,6 +120,7 @@ static void set_timer(conn *c, int seconds)
     evtimer_add(c->tmr, &tv);
 }
 
+/* FNV-1a of a hold key, reduced to a bucket of the worker's hold table. */
 static unsigned key_hash(const char *k)
 {
     unsigned h = 2166136261u;
@@ -128,6 +129,7 @@ static unsigned key_hash(const char *k)
     return h % HOLD_BUCKETS;
 }
 
+/* "ADDR:PORT" or "[ADDR]:PORT" of sa into out (n bytes, cut to fit; "?" when unknown). */
 static void format_addr(const struct sockaddr *sa, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -179,6 +181,7 @@ static void hold_remove(conn *c)
     wd_metrics_held(w->srv->L->metrics, -1);
 }
 
+/* Put c in the hold table under c->rs.hold_key; held gauge +1. Never fails. */
 static void hold_insert(conn *c)
 {
     worker *w = c->w;
@@ -192,6 +195,8 @@ static void hold_insert(conn *c)
     wd_metrics_held(w->srv->L->metrics, +1);
 }
 
+/* Close and free c and everything it owns (bufferevent, SSL, request, response, timer),
+ * counting it out of the gauges; ends a draining worker's loop when it was the last. */
 static void conn_free(conn *c)
 {
     worker *w = c->w;
@@ -224,11 +229,18 @@ static void conn_free(conn *c)
         event_base_loopexit(w->base, NULL);
 }
 
+/* Bytes arrived: what they mean depends on the state. */
 static void read_cb(struct bufferevent *bev, void *arg);
+/* The output buffer drained: a response is complete once nothing is left in it. */
 static void write_cb(struct bufferevent *bev, void *arg);
+/* Handshake done (identity taken from the certificate), or the connection ended: classify
+ * why (handshake failure reason, peer error) and free it. */
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+/* c's timer: handshake, head or idle, body, held-poll deadline, write, or linger ended. */
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
+/* A connection for bev, linked into w. On failure (out of memory) NULL and bev is still the
+ * caller's to free. The worker owns the result (conn_free). */
 static conn *conn_new(worker *w, struct bufferevent *bev, bool tls, const struct sockaddr *sa)
 {
     conn *c = calloc(1, sizeof *c);
@@ -385,6 +397,7 @@ static void handle_probe(conn *c)
     respond(c);
 }
 
+/* Call the route handler for c's request with req->wake = wake, into a fresh c->rs. */
 static void run_handler(conn *c, int wake)
 {
     server *s = c->w->srv;
@@ -434,6 +447,7 @@ static void after_handler(conn *c, bool first)
     respond(c);
 }
 
+/* A complete request (head and body): run its handler, or the probe's. */
 static void dispatch(conn *c)
 {
     if (!c->tls) {
@@ -444,6 +458,7 @@ static void dispatch(conn *c)
     after_handler(c, true);
 }
 
+/* Take the body once all of it has arrived, then dispatch. Out of memory: 503 and close. */
 static void try_body(conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -465,6 +480,9 @@ static void try_body(conn *c)
     dispatch(c);
 }
 
+/* Parse the head once the blank line is in (or 16 KiB passed): refuse with 400/431/501,
+ * 403 for a refused identity, 413 when Content-Length is above the route's cap (nothing of the
+ * body read); else wait for the body or dispatch. The parser's memory goes to c->req. */
 static void try_head(conn *c)
 {
     server *s = c->w->srv;
@@ -609,6 +627,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
     response_done(c);
 }
 
+/* Count and log a failed handshake (an operational error). */
 static void handshake_failed(conn *c, const char *reason)
 {
     server *s = c->w->srv;
@@ -749,6 +768,7 @@ static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sock
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* A new probe connection: plain HTTP, not counted against max_conns. */
 static void accept_probe(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                          int salen, void *arg)
 {
@@ -776,6 +796,7 @@ static void accept_probe(struct evconnlistener *l, evutil_socket_t fd, struct so
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* accept(2) failed (descriptors exhausted, ...): an operational error; the listener goes on. */
 static void accept_error(struct evconnlistener *l, void *arg)
 {
     (void)l;
@@ -802,6 +823,7 @@ static void wake_key(worker *w, const char *key)
     }
 }
 
+/* Close w's listeners (mTLS and probe); idempotent. */
 static void stop_listening(worker *w)
 {
     for (size_t i = 0; i < w->nls; i++)
@@ -813,6 +835,7 @@ static void stop_listening(worker *w)
     w->probe = NULL;
 }
 
+/* The drain took too long: end the loop; worker_main closes what is left. */
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -821,6 +844,8 @@ static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(w->base, NULL);
 }
 
+/* Drain this worker: stop accepting, answer every held poll (wake = 2), close idle
+ * connections, let the rest finish within drain_timeout_s. */
 static void worker_drain(worker *w)
 {
     server *s = w->srv;
@@ -854,6 +879,7 @@ static void worker_drain(worker *w)
         event_base_loopexit(w->base, NULL);
 }
 
+/* Run what other threads queued for this worker: wake-ups by key, and the drain. */
 static void cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -921,6 +947,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Free everything w owns; safe on a partly built worker (start errors). */
 static void worker_free(worker *w)
 {
     while (w->conns != NULL)
@@ -946,6 +973,7 @@ typedef struct bound {
     char actual[80]; /* with the port the kernel chose */
 } bound;
 
+/* A bind or listen error as e ("cannot listen on ADDR: ..."), counted as operational. */
 static wd_code listen_error(wd_metrics *m, const char *addr, int err, wd_err *e)
 {
     wd_metrics_error(m, "operational");
@@ -1006,6 +1034,8 @@ wd_code wd_server_preflight(const wd_leader_config *cfg, wd_metrics *m, wd_err *
     return rc;
 }
 
+/* Write the bound addresses for tests (see wd_server_handlers.ports_file); on error the file
+ * is unchanged and e says why. */
 static wd_code write_ports_file(const char *path, const bound *ls, size_t n, const char *probe,
                                 wd_err *e)
 {
