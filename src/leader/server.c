@@ -364,7 +364,7 @@ static void handle_probe(conn *c)
         rs->route = "readyz";
         char why[WD_ERR_MSG_MAX + 32] = "";
         wd_err e;
-        if (L->draining)
+        if (__atomic_load_n(&L->draining, __ATOMIC_ACQUIRE))
             snprintf(why, sizeof why, "not ready: draining\n");
         else if (L->store == NULL)
             snprintf(why, sizeof why, "not ready: no store\n");
@@ -1154,7 +1154,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     snprintf(workers_text, sizeof workers_text, "%d", nw);
     L->wake_ctx = &s;
     L->wake = server_wake;
-    L->draining = 0;
+    __atomic_store_n(&L->draining, 0, __ATOMIC_RELEASE);
     wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual,
            "workers", workers_text, "store",
            L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
@@ -1183,7 +1183,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         }
     }
     /* drain: every worker stops accepting, answers its held polls, finishes, exits */
-    L->draining = 1;
+    __atomic_store_n(&L->draining, 1, __ATOMIC_RELEASE); /* read by handlers on workers */
     for (int i = 0; i < nw; i++) {
         if (!s.w[i].started)
             continue;
