@@ -319,4 +319,23 @@ check_eq "SIGINT drains too: exit 0" "$?" 0
 wait "$H5"
 check_eq "the held poll is answered on drain" "$(cat "$T/h5")" '{"wake":2} 200'
 
+# ---- the drain is bounded: a request still in flight is cut after drain_timeout ----
+write_conf "$T/e.yaml"
+sed -i 's/^body_timeout: .*/body_timeout: 60/; s/^drain_timeout: .*/drain_timeout: 1/' "$T/e.yaml"
+if start e "$T/e.yaml"; then ok "third stub leader starts"; else notok "third stub leader starts" "$(cat "$T/e.log")"; fi
+E_PID=$SPID
+raw 'PUT /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc' 8 >"$T/slow.out" &
+SLOW=$!
+for _ in $(seq 1 100); do [ "$(metric warden_leader_connections)" = 1 ] && break; sleep 0.1; done
+kill -TERM "$E_PID"
+timeout 20 tail --pid="$E_PID" -f /dev/null
+if kill -0 "$E_PID" 2>/dev/null; then
+    notok "a body still in flight does not hold the drain past drain_timeout (hang guard 20 s, body timeout 60 s)" "$(tail -3 "$T/e.log")"
+else
+    wait "$E_PID"
+    check_eq "a body still in flight does not hold the drain past drain_timeout: exit 0" "$?" 0
+fi
+wait "$SLOW"
+check_eq "... and that request got no answer (cut, not processed)" "$(grep -c '^HTTP/1.1' "$T/slow.out")" 0
+
 done_testing
