@@ -127,7 +127,7 @@ typedef struct opts {
     int max_handshakes;            /* per thread, in flight at once */
     /* hold mode */
     int wait_s;
-    long pid;
+    const char *pids;              /* server processes whose RSS is summed */
     const char *publish_cmd;
     double settle_s, timeout_s;
     const char *issue_ca_cert, *issue_ca_key, *issue_uri;  /* one leaf per connection */
@@ -203,8 +203,8 @@ static void die_ssl(const char *what)
     exit(1);
 }
 
-/* The server's resident set in KiB (VmRSS), or -1 when it cannot be read. */
-static long rss_kib(long pid)
+/* The resident set in KiB (VmRSS) of one process, or -1 when it cannot be read. */
+static long rss_kib1(long pid)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
@@ -221,6 +221,28 @@ static long rss_kib(long pid)
     return v;
 }
 
+/* The summed VmRSS in KiB of the processes in pids ("PID[,PID...]"), or -1 when one cannot be
+ * read. */
+static long rss_kib(const char *pids)
+{
+    long sum = 0;
+    const char *p = pids;
+    while (*p != '\0') {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0)
+            return -1;
+        long v = rss_kib1(pid);
+        if (v < 0)
+            return -1;
+        sum += v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0')
+            return -1;
+    }
+    return sum;
+}
+
 /* ---------- TLS setup ---------- */
 
 /* A client context: TLS 1.3 only, our certificate and key (unless leaves are given per
@@ -234,6 +256,7 @@ static SSL_CTX *make_ctx(const opts *o, bool with_own_cert)
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_read_ahead(ctx, 1);   /* fewer reads; every loop drains to WANT_READ */
     if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1)
         die_ssl("cannot load --ca");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -694,7 +717,7 @@ static void usage(void)
 "usage: bench_leader rps  --port P --cert C --key K --ca CA --path PATH --etag ETAG\n"
 "                         [--conns N] [--duration S] [--warmup S] [--threads T]\n"
 "       bench_leader hold --port P (--cert C --key K | --issue-ca-cert F --issue-ca-key F\n"
-"                         --issue-uri FMT) --ca CA --path PATH --etag ETAG --pid PID\n"
+"                         --issue-uri FMT) --ca CA --path PATH --etag ETAG --pid PID[,PID...]\n"
 "                         [--conns N] [--wait S] [--publish-cmd CMD] [--settle S] [--timeout S]\n"
 "common: [--servername NAME] [--host HOST] [--max-handshakes N] [--label TEXT]\n"
 "Connects only to 127.0.0.1:P. ETAG is the If-None-Match value, quotes included.\n"
@@ -753,7 +776,7 @@ int main(int argc, char **argv)
         case 'H': o.host = optarg; break;
         case 'm': o.max_handshakes = atoi(optarg); break;
         case 'W': o.wait_s = atoi(optarg); break;
-        case 'P': o.pid = atol(optarg); break;
+        case 'P': o.pids = optarg; break;
         case 'C': o.publish_cmd = optarg; break;
         case 'S': o.settle_s = atof(optarg); break;
         case 'T': o.timeout_s = atof(optarg); break;
@@ -774,7 +797,7 @@ int main(int argc, char **argv)
         || (issue && (o.mode != MODE_HOLD || o.issue_ca_cert == NULL || o.issue_ca_key == NULL
                       || o.issue_uri == NULL || strstr(o.issue_uri, "%d") == NULL))
         || (!issue && (o.cert == NULL || o.key == NULL))
-        || (o.mode == MODE_HOLD && o.pid <= 0)
+        || (o.mode == MODE_HOLD && (o.pids == NULL || rss_kib(o.pids) < 0))
         || strpbrk(o.path, "\r\n ") != NULL || strpbrk(o.etag, "\r\n") != NULL
         || strpbrk(o.host, "\r\n") != NULL)
         usage();
@@ -847,11 +870,7 @@ int main(int argc, char **argv)
 
     long rss0 = 0, rss1 = 0, rss2 = 0;
     if (o.mode == MODE_HOLD) {
-        rss0 = rss_kib(o.pid);
-        if (rss0 < 0) {
-            fprintf(stderr, "bench_leader: cannot read /proc/%ld/status\n", o.pid);
-            return 1;
-        }
+        rss0 = rss_kib(o.pids);
     }
     sh->t_start = now_ns();
     atomic_store(&sh->phase, PH_OPEN);
@@ -905,7 +924,7 @@ int main(int argc, char **argv)
         double t_open = (double)(now_ns() - sh->t_start) / 1e9;
         long est = atomic_load(&sh->established);
         sleep_s(o.settle_s);
-        rss1 = rss_kib(o.pid);
+        rss1 = rss_kib(o.pids);
         /* 2. the held polls */
         atomic_store(&sh->phase, PH_SEND);
         deadline = now_ns() + (uint64_t)(o.timeout_s * 1e9);
@@ -913,7 +932,7 @@ int main(int argc, char **argv)
                && now_ns() < deadline)
             sleep_s(0.05);
         sleep_s(o.settle_s);
-        rss2 = rss_kib(o.pid);
+        rss2 = rss_kib(o.pids);
         long sent = atomic_load(&sh->sent);
         long early = atomic_load(&sh->answered);
         /* 3. publish, then every held poll's answer */
@@ -956,7 +975,7 @@ int main(int argc, char **argv)
         double per_all = sent > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)sent : 0;
         printf("  per connection: %.0f B idle TLS connection, +%.0f B for holding the poll, "
                "%.0f B in all\n", per_tls, per_hold, per_all);
-        printf("  answered before the publish: %ld (should be 0)\n", early);
+        printf("  answered before the publish: %ld\n", early);
         if (o.publish_cmd != NULL) {
             printf("  publish command: exit %d, took %.1f ms\n",
                    WIFEXITED(prc) ? WEXITSTATUS(prc) : -1, (double)(t1 - t0) / 1e6);
