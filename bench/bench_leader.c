@@ -47,6 +47,7 @@
 #define REQ_CAP       2048
 #define HSUB          64            /* histogram: 64 linear sub-buckets per power of two */
 #define HBUCKETS      4096
+#define REFRESH_S     60            /* hold: idle seconds before a connection is used again */
 
 /* ---------- latency histogram (ns), log-linear, ~0.8 % resolution ---------- */
 
@@ -140,11 +141,13 @@ typedef struct shared {
     const opts *o;
     uint64_t t_start;                 /* CLOCK_MONOTONIC ns at start */
     _Atomic int phase;
-    _Atomic long established, failed, sent, answered, closed_by_peer;
+    _Atomic long established, failed, sent, answered, closed_by_peer, primed, prime_errors;
     X509 **leaf;                      /* hold mode with --issue-*: one per connection, or NULL */
     EVP_PKEY *leaf_key;
-    char req[REQ_CAP];
+    char req[REQ_CAP];                /* rps: the conditional GET; hold: the held poll */
     size_t req_len;
+    char plain[REQ_CAP];              /* hold: the same GET without Prefer (answered at once) */
+    size_t plain_len;
 } shared;
 
 enum { ST_NEW, ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE,
@@ -162,6 +165,9 @@ typedef struct conn {
     int status;
     bool close_after;
     bool established_once;
+    bool holding;                     /* hold: the request in flight is the held poll */
+    bool primed;                      /* hold: its first plain GET was answered */
+    uint64_t t_last;                  /* hold: when it last finished a request */
     char *buf;
     uint64_t t_resp;                  /* hold: when the response completed (ns since start) */
     int resp_status;
@@ -410,8 +416,10 @@ static void conn_fail(worker *w, conn *c)
     w->conn_err++;
 }
 
-static void start_request(worker *w, conn *c)
+/* Queue the next request: the held poll when hold is true, else the plain conditional GET. */
+static void start_request(worker *w, conn *c, bool hold)
 {
+    c->holding = hold;
     c->state = ST_SENDING;
     c->t_send = now_ns();
     c->hlen = 0;
@@ -500,7 +508,22 @@ static void response_done(worker *w, conn *c)
             conn_open(w, c);
             return;
         }
-        start_request(w, c);
+        start_request(w, c, false);
+        return;
+    }
+    if (!c->holding) {
+        /* hold mode's plain GET: the connection is now an idle keep-alive one */
+        if (c->status != 304)
+            atomic_fetch_add(&sh->prime_errors, 1);
+        if (!c->primed) {
+            c->primed = true;
+            atomic_fetch_add(&sh->primed, 1);
+        }
+        c->t_last = t;
+        c->state = ST_READY;
+        set_events(w, c, EPOLLIN);
+        if (atomic_load(&sh->phase) >= PH_SEND)
+            start_request(w, c, true);
         return;
     }
     c->t_resp = t - sh->t_start;
@@ -554,10 +577,10 @@ static void conn_step(worker *w, conn *c)
             }
             c->state = ST_READY;
             set_events(w, c, EPOLLIN);
-            if (sh->o->mode == MODE_RPS || atomic_load(&sh->phase) >= PH_SEND)
-                start_request(w, c);
-            else
-                return;
+            /* rps: straight to work; hold: one plain GET first, so that every connection is
+             * measured as a keep-alive connection that has served a request */
+            start_request(w, c, sh->o->mode == MODE_HOLD && c->primed
+                                    && atomic_load(&sh->phase) >= PH_SEND);
             break;
         }
         case ST_READY: {
@@ -574,13 +597,15 @@ static void conn_step(worker *w, conn *c)
             return;
         }
         case ST_SENDING: {
-            int r = SSL_write(c->ssl, sh->req, (int)sh->req_len);
+            const char *rq = c->holding || sh->o->mode == MODE_RPS ? sh->req : sh->plain;
+            size_t rql = c->holding || sh->o->mode == MODE_RPS ? sh->req_len : sh->plain_len;
+            int r = SSL_write(c->ssl, rq, (int)rql);
             if (r <= 0) {
                 if (!ssl_wait(w, c, r))
                     goto broken;
                 return;
             }
-            if (sh->o->mode == MODE_HOLD)
+            if (sh->o->mode == MODE_HOLD && c->holding)
                 atomic_fetch_add(&sh->sent, 1);
             c->state = ST_HEAD;
             c->hlen = 0;
@@ -647,10 +672,12 @@ static void conn_step(worker *w, conn *c)
 broken:
     /* the peer closed or sent something we cannot frame: an error; rps reconnects */
     w->conn_err++;
-    if (sh->o->mode == MODE_HOLD && (c->state == ST_HEAD || c->state == ST_BODY)) {
+    if (sh->o->mode == MODE_HOLD && c->holding && (c->state == ST_HEAD || c->state == ST_BODY)) {
         c->t_resp = now_ns() - sh->t_start;
         c->resp_status = -1;
         atomic_fetch_add(&sh->answered, 1);
+    } else if (sh->o->mode == MODE_HOLD && !c->holding) {
+        atomic_fetch_add(&sh->closed_by_peer, 1);
     }
     conn_close(w, c);
     c->state = ST_DEAD;
@@ -678,6 +705,7 @@ static void *worker_main(void *arg)
     struct epoll_event ev[256];
     uint64_t end = sh->t_start + (uint64_t)((o->warmup_s + o->duration_s) * 1e9);
     int seen_phase = PH_OPEN;
+    uint64_t next_scan = now_ns() + 1000000000u;
     for (;;) {
         open_more(w);
         int n = epoll_wait(w->ep, ev, 256, 5);
@@ -697,7 +725,19 @@ static void *worker_main(void *arg)
         if (ph >= PH_SEND && seen_phase < PH_SEND) {
             for (size_t i = 0; i < w->n; i++)
                 if (w->c[i].state == ST_READY) {
-                    start_request(w, &w->c[i]);
+                    start_request(w, &w->c[i], true);
+                    conn_step(w, &w->c[i]);
+                }
+        }
+        /* while the others are still connecting, keep early connections from reaching the
+         * server's idle timeout: another plain GET after REFRESH_S idle seconds */
+        uint64_t t = now_ns();
+        if (ph == PH_OPEN && t >= next_scan) {
+            next_scan = t + 1000000000u;
+            for (size_t i = 0; i < w->n; i++)
+                if (w->c[i].state == ST_READY && w->c[i].primed
+                    && t - w->c[i].t_last > (uint64_t)REFRESH_S * 1000000000u) {
+                    start_request(w, &w->c[i], false);
                     conn_step(w, &w->c[i]);
                 }
         }
@@ -838,6 +878,12 @@ int main(int argc, char **argv)
     if (rl_len <= 0 || (size_t)rl_len >= sizeof sh->req)
         usage();
     sh->req_len = (size_t)rl_len;
+    rl_len = snprintf(sh->plain, sizeof sh->plain,
+                      "GET %s HTTP/1.1\r\nHost: %s\r\nIf-None-Match: %s\r\n"
+                      "User-Agent: bench_leader\r\n\r\n", o.path, o.host, o.etag);
+    if (rl_len <= 0 || (size_t)rl_len >= sizeof sh->plain)
+        usage();
+    sh->plain_len = (size_t)rl_len;
     if (issue) {
         uint64_t t = now_ns();
         issue_leaves(sh, &o, o.conns);
@@ -918,7 +964,9 @@ int main(int argc, char **argv)
     } else {
         /* 1. every connection established (or failed), then idle TLS connections measured */
         uint64_t deadline = now_ns() + (uint64_t)(o.timeout_s * 2 * 1e9);
-        while (atomic_load(&sh->established) + atomic_load(&sh->failed) < o.conns
+        while ((atomic_load(&sh->established) + atomic_load(&sh->failed) < o.conns
+                || atomic_load(&sh->primed) + atomic_load(&sh->closed_by_peer)
+                       < atomic_load(&sh->established))
                && now_ns() < deadline)
             sleep_s(0.05);
         double t_open = (double)(now_ns() - sh->t_start) / 1e9;
@@ -968,13 +1016,14 @@ int main(int argc, char **argv)
                "in %.1f s, failed=%ld, closed by the server while idle=%ld\n", o.label,
                *o.label ? "  " : "", o.port, o.conns, o.threads, o.wait_s, est, t_open,
                atomic_load(&sh->failed), atomic_load(&sh->closed_by_peer));
-        printf("  server RSS: %ld KiB before, %ld KiB with %ld idle TLS connections, %ld KiB "
-               "with %ld held polls\n", rss0, rss1, est, rss2, sent);
+        printf("  server RSS: %ld KiB before, %ld KiB with %ld idle keep-alive TLS connections "
+               "(each after one 304; %ld non-304), %ld KiB with %ld held polls\n", rss0, rss1, est,
+               atomic_load(&sh->prime_errors), rss2, sent);
         double per_tls = est > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)est : 0;
         double per_hold = sent > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)sent : 0;
         double per_all = sent > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)sent : 0;
-        printf("  per connection: %.0f B idle TLS connection, +%.0f B for holding the poll, "
-               "%.0f B in all\n", per_tls, per_hold, per_all);
+        printf("  per connection: %.0f B idle keep-alive TLS connection, +%.0f B for holding the "
+               "poll, %.0f B in all\n", per_tls, per_hold, per_all);
         printf("  answered before the publish: %ld\n", early);
         if (o.publish_cmd != NULL) {
             printf("  publish command: exit %d, took %.1f ms\n",

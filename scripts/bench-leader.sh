@@ -132,12 +132,19 @@ http {
   }
 }
 EOF
-( ulimit -n "$(ulimit -Hn)"; exec "$NGINX" -p "$D" -c "$D/nginx.conf" ) 2>"$D/nginx.stderr" &
-NGINX_PID=$!
-if ! wait_for "$NP"; then
-  echo "bench-leader: nginx did not start:" >&2; cat "$D/nginx.stderr" "$D/nginx-error.log" >&2
-  exit 1
-fi
+start_nginx() {
+  ( ulimit -n "$(ulimit -Hn)"; exec "$NGINX" -p "$D" -c "$D/nginx.conf" ) 2>"$D/nginx.stderr" &
+  NGINX_PID=$!
+  if ! wait_for "$NP"; then
+    echo "bench-leader: nginx did not start:" >&2; cat "$D/nginx.stderr" "$D/nginx-error.log" >&2
+    exit 1
+  fi
+}
+stop_nginx() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  NGINX_PID=
+}
+start_nginx
 NGINX_ETAG=$(curl -sS -D - -o /dev/null --cert "$D/follower.crt" --key "$D/follower.key" \
   --cacert "$D/ca/ca.crt" "https://localhost:$NP$PATH_LATEST" --resolve "localhost:$NP:127.0.0.1" \
   | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
@@ -146,20 +153,30 @@ echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NP, $(nproc) work
 # ---- warden leader
 LP=$(free_port) PP=$(free_port)
 LEADER_OK=0
-if "$W" leader --help 2>&1 | grep -q -- '--listen'; then
+start_leader() { # the leader on its ports with the store in $D; 0 when it accepts connections
   ( ulimit -n "$(ulimit -Hn)"
     exec "$W" leader --listen "127.0.0.1:$LP" --cert "$D/leader.crt" --key "$D/leader.key" \
       --client-ca "$D/ca/ca.crt" --trust-domain "$TD" --roster "$D/roster.json" --pin "$PIN" \
       --store "sqlite:$D/leader.db" --probe-listen "127.0.0.1:$PP" ${BENCH_LEADER_FLAGS:-}
-  ) 2>"$D/leader.log" &
+  ) 2>>"$D/leader.log" &
   LEADER_PID=$!
-  if wait_for "$LP"; then
+  wait_for "$LP"
+}
+stop_leader() {
+  [ -n "$LEADER_PID" ] && kill "$LEADER_PID" 2>/dev/null && wait "$LEADER_PID" 2>/dev/null
+  LEADER_PID=
+}
+leader_etag() {
+  curl -sS -D - -o /dev/null --cert "$D/follower.crt" --key "$D/follower.key" \
+    --cacert "$D/ca/ca.crt" --resolve "localhost:$LP:127.0.0.1" "https://localhost:$LP$PATH_LATEST" \
+    | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p'
+}
+if "$W" leader --help 2>&1 | grep -q -- '--listen'; then
+  if start_leader; then
     code=$("${CURL_ADMIN[@]}" -o "$D/publish.out" -w '%{http_code}' -X PUT \
       -H 'Content-Type: application/json' --data-binary "@$D/bundle.1.json" \
       --resolve "localhost:$LP:127.0.0.1" "https://localhost:$LP/api/v1/conductor/policy-bundles")
-    WARDEN_ETAG=$(curl -sS -D - -o /dev/null --cert "$D/follower.crt" --key "$D/follower.key" \
-      --cacert "$D/ca/ca.crt" --resolve "localhost:$LP:127.0.0.1" "https://localhost:$LP$PATH_LATEST" \
-      | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+    WARDEN_ETAG=$(leader_etag)
     if [ "$code" = 201 ] && [ -n "$WARDEN_ETAG" ]; then
       LEADER_OK=1
       echo "warden leader on 127.0.0.1:$LP (pid $LEADER_PID), store sqlite, ETag $WARDEN_ETAG"
@@ -221,15 +238,15 @@ for conns in sorted({k[0] for k in rows}):
         print(f"{conns:>5}  ratio warden/nginx = {med['warden'] / med['nginx']:.2f} (target >= 0.80)")
 EOF
 
-# ---- held long polls
+# ---- held long polls, each on a freshly started server (memory a previous phase freed is not
+# returned to the system, and would hide the growth being measured)
 if [ "$LEADER_OK" = 1 ] && [ "$HOLD" -gt 0 ]; then
   for r in $(seq "$HOLD_RUNS"); do
     v=$((r + 1))
+    stop_leader
+    start_leader || { echo "bench-leader: the leader did not restart" >&2; tail -5 "$D/leader.log" >&2; exit 1; }
+    ETAG=$(leader_etag)   # the current bundle's: each run publishes a newer one
     echo "== $HOLD held long polls (Prefer: wait=300) on the leader, then bundle version $v published (run $r of $HOLD_RUNS)"
-    # the current ETag: each run publishes a newer bundle
-    ETAG=$(curl -sS -D - -o /dev/null --cert "$D/follower.crt" --key "$D/follower.key" \
-      --cacert "$D/ca/ca.crt" --resolve "localhost:$LP:127.0.0.1" "https://localhost:$LP$PATH_LATEST" \
-      | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
     PUB="curl -sS -o /dev/null --cert $D/admin.crt --key $D/admin.key --cacert $D/ca/ca.crt \
 --resolve localhost:$LP:127.0.0.1 -X PUT -H 'Content-Type: application/json' \
 --data-binary @$D/bundle.$v.json https://localhost:$LP/api/v1/conductor/policy-bundles"
@@ -244,6 +261,8 @@ fi
 # nginx's memory for the same number of TLS connections, each after one 304 (nginx does not hold
 # requests): what a keep-alive mTLS connection costs a server built for it
 if [ "$HOLD" -gt 0 ]; then
+  stop_nginx
+  start_nginx
   echo "== $HOLD keep-alive TLS connections on nginx (each answered one 304 at once), for comparison"
   NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | paste -sd, -)
   ( ulimit -n "$(ulimit -Hn)"
