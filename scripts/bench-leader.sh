@@ -12,7 +12,9 @@
 # Stops every server it started on every path. Figures are for reading; nothing fails on them.
 #
 # Environment: BENCH_CONNS (default "64 256"), BENCH_DURATION (10 s), BENCH_WARMUP (2 s),
-# BENCH_RUNS (3), BENCH_HOLD (10000 held polls; 0 skips that part), BENCH_HOLD_RUNS (1).
+# BENCH_RUNS (3), BENCH_HOLD (10000 held polls; 0 skips that part), BENCH_HOLD_RUNS (1),
+# BENCH_LEADER_FLAGS (extra flags for warden leader), BENCH_KEEP=1 (keep the scratch directory
+# with the servers' logs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -51,7 +53,11 @@ stop() {
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   LEADER_PID= NGINX_PID=
 }
-trap 'stop; rm -rf "$D"' EXIT
+if [ "${BENCH_KEEP:-0}" = 1 ]; then
+  trap 'stop; echo "scratch directory kept: $D"' EXIT
+else
+  trap 'stop; rm -rf "$D"' EXIT
+fi
 trap 'exit 130' INT TERM
 chmod 755 "$D"   # nginx's workers (user nobody) read the static file under it
 
