@@ -254,6 +254,37 @@ static long rss_kib(const char *pids)
     return sum;
 }
 
+/* CPU time (user + system, all threads) in seconds of the processes in pids, or -1. */
+static double cpu_s(const char *pids)
+{
+    double sum = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    const char *p = pids;
+    while (*p != '\0') {
+        char *end, path[64], buf[1024];
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0 || (*end != ',' && *end != '\0'))
+            return -1;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            return -1;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* fields after the command name, which ends at the last ')': state is field 3,
+         * utime 14 and stime 15 */
+        char *q = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (q == NULL || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                                &ut, &st) != 2)
+            return -1;
+        sum += (double)(ut + st) / (double)hz;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return sum;
+}
+
 /* ---------- TLS setup ---------- */
 
 /* A client context: TLS 1.3 only, our certificate and key (unless leaves are given per
@@ -888,7 +919,7 @@ static void usage(void)
 {
     fprintf(stderr,
 "usage: bench_leader rps  --port P --cert C --key K --ca CA --path PATH --etag ETAG\n"
-"                         [--conns N] [--duration S] [--warmup S] [--threads T]\n"
+"                         [--conns N] [--duration S] [--warmup S] [--threads T] [--pid PID[,PID...]]\n"
 "       bench_leader hold --port P (--cert C --key K | --issue-ca-cert F --issue-ca-key F\n"
 "                         --issue-uri FMT) --ca CA --path PATH --etag ETAG --pid PID[,PID...]\n"
 "                         [--conns N] [--wait S] [--publish-cmd CMD] [--settle S] [--timeout S]\n"
@@ -988,6 +1019,7 @@ int main(int argc, char **argv)
                       || o.issue_uri == NULL || strstr(o.issue_uri, "%d") == NULL))
         || (!issue && (o.cert == NULL || o.key == NULL))
         || (o.mode == MODE_HOLD && (o.pids == NULL || rss_kib(o.pids) < 0))
+        || (o.mode == MODE_RPS && o.pids != NULL && cpu_s(o.pids) < 0)
         || strpbrk(o.path, "\r\n ") != NULL || strpbrk(o.etag, "\r\n") != NULL
         || strpbrk(o.host, "\r\n") != NULL)
         usage();
@@ -1085,8 +1117,28 @@ int main(int argc, char **argv)
             sleep_s(0.01);
         double t_open = (double)(now_ns() - sh->t_start) / 1e9;
         uint64_t w0 = now_ns() + (uint64_t)(o.warmup_s * 1e9);
-        atomic_store(&sh->win_end, w0 + (uint64_t)(o.duration_s * 1e9));
+        uint64_t w1 = w0 + (uint64_t)(o.duration_s * 1e9);
+        atomic_store(&sh->win_end, w1);
         atomic_store(&sh->win_start, w0);
+        /* the server's CPU time over the window, when its processes are given */
+        double cpu0 = -1, cpu1 = -1, self0, self1;
+        struct rusage ru;
+        uint64_t tn = now_ns();
+        if (tn < w0)
+            sleep_s((double)(w0 - tn) / 1e9);
+        if (o.pids != NULL)
+            cpu0 = cpu_s(o.pids);
+        getrusage(RUSAGE_SELF, &ru);
+        self0 = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
+                + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        tn = now_ns();
+        if (tn < w1)
+            sleep_s((double)(w1 - tn) / 1e9);
+        if (o.pids != NULL)
+            cpu1 = cpu_s(o.pids);
+        getrusage(RUSAGE_SELF, &ru);
+        self1 = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
+                + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         for (int t = 0; t < o.threads; t++)
             pthread_join(ws[t].th, NULL);
         hist h;
@@ -1114,10 +1166,17 @@ int main(int argc, char **argv)
                (unsigned long long)bad, (unsigned long long)cerr, (unsigned long long)rec,
                (unsigned long long)cls[1], (unsigned long long)cls[2],
                (unsigned long long)cls[3], (unsigned long long)cls[4]);
+        double srv_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+        double us_per_req = srv_cpu >= 0 && ok > 0 ? srv_cpu * 1e6 / (double)ok : -1;
+        if (srv_cpu >= 0)
+            printf("  server CPU over the window: %.2f s (%.0f%% of one core), %.1f us per "
+                   "request; this generator: %.2f s\n", srv_cpu, srv_cpu * 100 / o.duration_s,
+                   us_per_req, self1 - self0);
         printf("RESULT mode=rps label=%s conns=%d rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f "
-               "errors=%llu conn_errors=%llu\n", *o.label ? o.label : "-", o.conns, rps,
-               (double)hist_q(&h, 0.50) / 1e3, (double)hist_q(&h, 0.99) / 1e3,
-               (double)h.max / 1e3, (unsigned long long)bad, (unsigned long long)cerr);
+               "errors=%llu conn_errors=%llu srv_cpu_s=%.2f us_per_req=%.1f gen_cpu_s=%.2f\n",
+               *o.label ? o.label : "-", o.conns, rps, (double)hist_q(&h, 0.50) / 1e3,
+               (double)hist_q(&h, 0.99) / 1e3, (double)h.max / 1e3, (unsigned long long)bad,
+               (unsigned long long)cerr, srv_cpu, us_per_req, self1 - self0);
         if (ok == 0)
             rc = 1;
     } else {

@@ -13,7 +13,8 @@
 #
 # Environment: BENCH_CONNS (default "64 256"), BENCH_DURATION (10 s), BENCH_WARMUP (2 s),
 # BENCH_RUNS (3), BENCH_HOLD (10000 held polls; 0 skips that part), BENCH_HOLD_RUNS (1),
-# BENCH_LEADER_FLAGS (extra flags for warden leader), BENCH_KEEP=1 (keep the scratch directory
+# BENCH_LEADER_FLAGS (flags for warden leader; default
+# "--workers <cores> --log-level warn": no per-request log line, as nginx runs with access_log off), BENCH_KEEP=1 (keep the scratch directory
 # with the servers' logs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ RUNS=${BENCH_RUNS:-3}
 HOLD=${BENCH_HOLD:-10000}
 HOLD_RUNS=${BENCH_HOLD_RUNS:-1}
 TD=fleet.test
+LEADER_FLAGS=${BENCH_LEADER_FLAGS:---workers $(nproc) --log-level warn}
 
 for f in "$W" "$B"; do
   [ -x "$f" ] || { echo "bench-leader: $f is missing: build first (ninja -C $BUILD)" >&2; exit 1; }
@@ -163,7 +165,7 @@ start_leader() { # the leader on its ports with the store in $D; 0 when it accep
   ( ulimit -n "$(ulimit -Hn)"
     exec "$W" leader --listen "127.0.0.1:$LP" --cert "$D/leader.crt" --key "$D/leader.key" \
       --client-ca "$D/ca/ca.crt" --trust-domain "$TD" --roster "$D/roster.json" --pin "$PIN" \
-      --store "sqlite:$D/leader.db" --probe-listen "127.0.0.1:$PP" ${BENCH_LEADER_FLAGS:-}
+      --store "sqlite:$D/leader.db" --probe-listen "127.0.0.1:$PP" $LEADER_FLAGS
   ) 2>>"$D/leader.log" &
   LEADER_PID=$!
   wait_for "$LP"
@@ -200,25 +202,27 @@ fi
 # ---- throughput: the same generator, the same connections and duration, against both
 RES=$D/results.txt
 : > "$RES"
-run_rps() { # label port etag conns
+run_rps() { # label port etag conns pids
   "$B" rps --port "$2" --cert "$D/follower.crt" --key "$D/follower.key" --ca "$D/ca/ca.crt" \
     --path "$PATH_LATEST" --etag "$3" --conns "$4" --duration "$DUR" --warmup "$WARM" \
-    --label "$1" | tee -a "$RES" | grep -v '^RESULT'
+    --pid "$5" --label "$1" | tee -a "$RES" | grep -v '^RESULT'
 }
+NGINX_PIDS=$NGINX_PID,$(pgrep -P "$NGINX_PID" | paste -sd, -)
 for n in $CONNS; do
   for r in $(seq "$RUNS"); do
     echo "-- $n connections, run $r of $RUNS"
     # alternate which server goes first, so drift on a shared machine hits both alike
     if [ $((r % 2)) = 1 ]; then
-      run_rps nginx "$NP" "$NGINX_ETAG" "$n"
-      [ "$LEADER_OK" = 1 ] && run_rps warden "$LP" "$WARDEN_ETAG" "$n"
+      run_rps nginx "$NP" "$NGINX_ETAG" "$n" "$NGINX_PIDS"
+      [ "$LEADER_OK" = 1 ] && run_rps warden "$LP" "$WARDEN_ETAG" "$n" "$LEADER_PID"
     else
-      [ "$LEADER_OK" = 1 ] && run_rps warden "$LP" "$WARDEN_ETAG" "$n"
-      run_rps nginx "$NP" "$NGINX_ETAG" "$n"
+      [ "$LEADER_OK" = 1 ] && run_rps warden "$LP" "$WARDEN_ETAG" "$n" "$LEADER_PID"
+      run_rps nginx "$NP" "$NGINX_ETAG" "$n" "$NGINX_PIDS"
     fi
   done
 done
-echo "== throughput, medians of $RUNS runs of ${DUR} s (after ${WARM} s warm-up), 304s per second"
+echo "== throughput, medians of $RUNS runs of ${DUR} s (after ${WARM} s warm-up), 304s per second;"
+echo "   CPU us/req: the server's own CPU time (all its processes, user + system) per 304"
 python3 - "$RES" <<'EOF'
 import sys, statistics as st
 rows = {}
@@ -227,21 +231,23 @@ for line in open(sys.argv[1]):
         continue
     kv = dict(p.split("=", 1) for p in line.split()[1:])
     rows.setdefault((int(kv["conns"]), kv["label"]), []).append(kv)
-print(f"{'conns':>5}  {'server':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  runs (req/s)")
+print(f"{'conns':>5}  {'server':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'errors':>7}  runs (req/s)")
 for conns in sorted({k[0] for k in rows}):
-    med = {}
+    med, cpu = {}, {}
     for label in ("nginx", "warden"):
         r = rows.get((conns, label))
         if not r:
             continue
         rps = [float(x["rps"]) for x in r]
         med[label] = st.median(rps)
+        cpu[label] = st.median(float(x["us_per_req"]) for x in r)
         print(f"{conns:>5}  {label:<7} {med[label]:>9.0f} {st.median(float(x['p50_us']) for x in r)/1e3:>8.3f}"
-              f" {st.median(float(x['p99_us']) for x in r)/1e3:>8.3f}"
+              f" {st.median(float(x['p99_us']) for x in r)/1e3:>8.3f} {cpu[label]:>10.1f}"
               f" {sum(int(x['errors']) + int(x['conn_errors']) for x in r):>7}  "
               + ", ".join(f"{v:.0f}" for v in rps))
     if "nginx" in med and "warden" in med and med["nginx"] > 0:
-        print(f"{conns:>5}  ratio warden/nginx = {med['warden'] / med['nginx']:.2f} (target >= 0.80)")
+        print(f"{conns:>5}  ratio warden/nginx: throughput {med['warden'] / med['nginx']:.2f} (target >= 0.80);"
+              f" by server CPU per request {cpu['nginx'] / cpu['warden']:.2f}" if cpu["warden"] > 0 else "")
 EOF
 
 # ---- held long polls, each on a freshly started server (memory a previous phase freed is not
