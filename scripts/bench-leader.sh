@@ -283,5 +283,10 @@ if [ "$HOLD" -gt 0 ]; then
       --pid "$NGINX_PID,$NGINX_WORKERS" --conns "$HOLD" --wait 300 --label nginx ) \
     | tee -a "$RES" | grep -v '^RESULT'
 fi
+# how much of a connection's memory is OpenSSL's own: measured in-process, server side configured
+# like the leader's, and variants
+echo "== OpenSSL's share"
+"$B" tlsmem --server-cert "$D/leader.crt" --server-key "$D/leader.key" --cert "$D/follower.crt" \
+  --key "$D/follower.key" --ca "$D/ca/ca.crt" --conns 2000
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
