@@ -5,9 +5,12 @@
  *   rps:  N keep-alive TLS 1.3 connections each sending conditional GETs (If-None-Match) back to
  *         back for a warm-up then D seconds; counts 304s (anything else is an error); prints
  *         requests/s and per-request latency p50/p99/max.
- *   hold: N connections each holding one long poll (Prefer: wait=S); measures the server's RSS
- *         (/proc/PID/status) before, with N idle TLS connections, and with N held polls; then
- *         runs a publish command and measures publish -> each connection's response.
+ *         With --pid, also the server's CPU time per request over the window.
+ *   hold: N connections, each served one plain conditional GET, then each holding one long poll
+ *         (Prefer: wait=S); reads the server's RSS (/proc/PID/status) before, with N idle
+ *         keep-alive connections and with N held polls; then runs a publish command and times
+ *         publish -> each poll's answer. Can issue one client certificate per connection.
+ *   tlsmem: OpenSSL's heap per server-side connection, both ends in this process.
  *
  * It must never connect anywhere but 127.0.0.1, never run unbounded (every phase has a
  * deadline), and never be run as a test: its numbers are for reading, not for passing. */
@@ -453,7 +456,7 @@ static void conn_fail(worker *w, conn *c)
 }
 
 /* Queue the next request: the held poll when hold is true, else the plain conditional GET. */
-static void start_request(worker *w, conn *c, bool hold)
+static void start_request(conn *c, bool hold)
 {
     c->holding = hold;
     c->state = ST_SENDING;
@@ -543,7 +546,7 @@ static void response_done(worker *w, conn *c)
             conn_open(w, c);
             return;
         }
-        start_request(w, c, false);
+        start_request(c, false);
         return;
     }
     if (!c->holding) {
@@ -559,7 +562,7 @@ static void response_done(worker *w, conn *c)
         c->state = ST_READY;
         set_events(w, c, EPOLLIN);
         if (atomic_load(&sh->phase) >= PH_SEND)
-            start_request(w, c, true);
+            start_request(c, true);
         return;
     }
     c->t_resp = t - sh->t_start;
@@ -615,7 +618,7 @@ static void conn_step(worker *w, conn *c)
             set_events(w, c, EPOLLIN);
             /* rps: straight to work; hold: one plain GET first, so that every connection is
              * measured as a keep-alive connection that has served a request */
-            start_request(w, c, sh->o->mode == MODE_HOLD && c->primed
+            start_request(c, sh->o->mode == MODE_HOLD && c->primed
                                     && atomic_load(&sh->phase) >= PH_SEND);
             break;
         }
@@ -764,7 +767,7 @@ static void *worker_main(void *arg)
         if (ph >= PH_SEND && seen_phase < PH_SEND) {
             for (size_t i = 0; i < w->n; i++)
                 if (w->c[i].state == ST_READY) {
-                    start_request(w, &w->c[i], true);
+                    start_request(&w->c[i], true);
                     conn_step(w, &w->c[i]);
                 }
         }
@@ -776,7 +779,7 @@ static void *worker_main(void *arg)
             for (size_t i = 0; i < w->n; i++)
                 if (w->c[i].state == ST_READY && w->c[i].primed
                     && t - w->c[i].t_last > (uint64_t)REFRESH_S * 1000000000u) {
-                    start_request(w, &w->c[i], false);
+                    start_request(&w->c[i], false);
                     conn_step(w, &w->c[i]);
                 }
         }
@@ -1217,6 +1220,10 @@ int main(int argc, char **argv)
         for (int t = 0; t < o.threads; t++)
             pthread_join(ws[t].th, NULL);
         uint64_t *lat = malloc((size_t)o.conns * sizeof *lat);
+        if (lat == NULL) {
+            fprintf(stderr, "bench_leader: out of memory\n");
+            return 1;
+        }
         size_t nlat = 0, n200 = 0, nother = 0, nunanswered = 0;
         uint64_t t0s = t0 - sh->t_start;
         for (int i = 0; i < o.conns; i++) {
