@@ -229,6 +229,8 @@ static void make_roster(int v)
     wd_err e;
     assert_int_equal(wd_roster_copy(F.roster, &r, &e), WD_OK);
     r->version = v;
+    if (v > 1) /* each later version lives longer: T0 + 365 days + v * 100 days */
+        r->expires_at = T0 + (365 + 100 * v) * DAY;
     assert_int_equal(wd_roster_sign(r, &F.root, 1, &roster_env[v], &roster_len[v], &e), WD_OK);
     wd_roster_free(r);
     wd_dsse env;
@@ -740,6 +742,13 @@ static void t05_publish_rejections(void **state)
     m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.kill1, 1);
     expect_refused("policy-bundles", m.env, m.len, "wrong-purpose");
     free(m.env);
+    /* a revoked key, a key past its window */
+    m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.revoked, 1);
+    expect_refused("policy-bundles", m.env, m.len, "revoked-key");
+    free(m.env);
+    m = sign_msg(WD_BUNDLE_PAYLOAD_TYPE, bobj(1, "prod"), &F.expired, 1);
+    expect_refused("policy-bundles", m.env, m.len, "expired-key");
+    free(m.env);
     /* a tampered payload under a valid signature */
     m = bundle(1, "prod");
     {
@@ -781,6 +790,8 @@ static void t05_publish_rejections(void **state)
     refuse_obj(o, "malformed");
     /* envelopes */
     expect_refused("policy-bundles", "not json", 8, "malformed");
+    run((treq){"PUT", path("policy-bundles"), &ADMIN, NULL, 0, NULL, NULL, 0});
+    expect_error(422, "malformed");
     m = bundle(1, "prod");
     char *trail = malloc(m.len + 3);
     memcpy(trail, m.env, m.len);
@@ -801,7 +812,7 @@ static void t05_publish_rejections(void **state)
     expect_error(422, "threshold");
     free(m.env);
     assert_int_equal(get("remote-kill/latest", &F1), 204);
-    assert_int_equal(published("bundle", "rejected"), 15);
+    assert_int_equal(published("bundle", "rejected"), 18);
     assert_int_equal(published("bundle", "created"), 0);
     assert_int_equal(E.wakes, 0);
 }
@@ -823,6 +834,50 @@ static void t06_publish_size_limit(void **state)
     free(at);
     free(past);
     free(m.env);
+}
+
+static const char STATUS_FMT[] =
+    "{\"schema_version\":1,\"instance_id\":\"%s\",\"labels\":%s,\"warden_version\":\"0.1.0\","
+    "\"started_at\":\"2027-01-15T07:00:00Z\",\"policy_state\":\"enforcing\","
+    "\"active_bundle\":%s,\"kill\":null,\"last_error\":null,\"recorder_key\":null}";
+
+/* Each route's body cap, at the limit and one past it. */
+static void t06b_body_limits(void **state)
+{
+    (void)state;
+    /* a kill padded to exactly 64 KiB is accepted; one more byte is 413 */
+    msg k = kill_of(kobj(1, "stop"));
+    char *at = pad_to(k.env, k.len, WD_HTTP_MAX_BODY_OTHER);
+    char *past = pad_to(k.env, k.len, WD_HTTP_MAX_BODY_OTHER + 1);
+    put("remote-kill", past, WD_HTTP_MAX_BODY_OTHER + 1);
+    expect_error(413, "too-large");
+    assert_int_equal(published("kill", "too-large"), 1);
+    assert_int_equal(put("remote-kill", at, WD_HTTP_MAX_BODY_OTHER), 201);
+    free(at);
+    free(past);
+    free(k.env);
+    /* a roster padded to exactly 256 KiB */
+    at = pad_to(roster_env[2], roster_len[2], WD_HTTP_MAX_BODY_ROSTER);
+    past = pad_to(roster_env[2], roster_len[2], WD_HTTP_MAX_BODY_ROSTER + 1);
+    put("roster", past, WD_HTTP_MAX_BODY_ROSTER + 1);
+    expect_error(413, "too-large");
+    assert_int_equal(E.L.api->roster->r->version, 1);
+    assert_int_equal(put("roster", at, WD_HTTP_MAX_BODY_ROSTER), 201);
+    assert_int_equal(E.L.api->roster->r->version, 2);
+    free(at);
+    free(past);
+    /* a status report of 64 KiB (white space), and one byte more */
+    char body[2048];
+    int n = snprintf(body, sizeof body, STATUS_FMT, "i-1", "{}", "null");
+    at = pad_to(body, (size_t)n, WD_HTTP_MAX_BODY_OTHER);
+    past = pad_to(body, (size_t)n, WD_HTTP_MAX_BODY_OTHER + 1);
+    run((treq){"POST", path("status"), &F1, past, WD_HTTP_MAX_BODY_OTHER + 1, NULL, NULL, 0});
+    expect_error(413, "too-large");
+    assert_int_equal(run((treq){"POST", path("status"), &F1, at, WD_HTTP_MAX_BODY_OTHER, NULL,
+                                NULL, 0}),
+                     204);
+    free(at);
+    free(past);
 }
 
 typedef struct racer {
@@ -900,10 +955,6 @@ static void t08_selection_by_instance(void **state)
     free(b2.env);
 }
 
-static const char STATUS_FMT[] =
-    "{\"schema_version\":1,\"instance_id\":\"%s\",\"labels\":%s,\"warden_version\":\"0.1.0\","
-    "\"started_at\":\"2027-01-15T07:00:00Z\",\"policy_state\":\"enforcing\","
-    "\"active_bundle\":%s,\"kill\":null,\"last_error\":null,\"recorder_key\":null}";
 
 static int report(const wd_spiffe_id *peer, const char *labels, const char *active)
 {
@@ -929,6 +980,9 @@ static void t09_selection_by_labels(void **state)
     assert_string_equal(E.last_wake, "acme/prod/eu1");
     expect_served(&F1, &b2);
     expect_served(&F2, &b1);
+    /* the same labels again: no wake-up */
+    assert_int_equal(report(&F1, "{\"team\":\"payments\"}", "null"), 204);
+    assert_int_equal(E.wakes, wakes + 1);
     /* labels change again: back to the all-hosts bundle */
     assert_int_equal(report(&F1, "{\"team\":\"search\"}", "null"), 204);
     expect_served(&F1, &b1);
@@ -1157,7 +1211,18 @@ static void t14_roster(void **state)
     expect_body(roster_env[1], roster_len[1]);
     snprintf(etag, sizeof etag, "\"%s\"", roster_hash[1]);
     assert_string_equal(hdr("ETag"), etag);
-    /* a restart from the version-1 file walks the store's chain to version 2 */
+    /* a restart from the version-1 file walks the store's chain to version 2, also once the
+     * file's roster has expired: the newest one reached counts, and must not be expired */
+    leader_down();
+    now_t = T0 + 366 * DAY;
+    leader_up();
+    assert_int_equal(E.L.api->roster->r->version, 2);
+    leader_down();
+    now_t = T0 + 600 * DAY;
+    wd_err e;
+    assert_int_equal(wd_api_init_clock(&E.L, test_clock, NULL, &e), WD_E_EXPIRED);
+    assert_null(E.L.api);
+    now_t = T0;
     leader_down();
     leader_up();
     assert_int_equal(E.L.api->roster->r->version, 2);
@@ -1403,6 +1468,12 @@ static void t19_status(void **state)
         post("status", &F1, bad);
         expect_error(400, cases[i].code);
     }
+    run((treq){"POST", path("status"), &F1, NULL, 0, NULL, NULL, 0});
+    expect_error(400, "malformed");
+    run((treq){"POST", path("audit/batches"), &F1, NULL, 0, NULL, NULL, 0});
+    expect_error(400, "malformed");
+    post("status", &F1, "[]");
+    expect_error(400, "malformed");
     /* 65 labels: one past the limit */
     char labels[4096] = "{";
     for (int i = 0; i <= WD_MAX_LABELS; i++)
@@ -1555,6 +1626,10 @@ static void t22_init_refuses_bad_roster(void **state)
     W.fail_all = false;
     leader_up();
     assert_true(wd_api_ready(&E.L));
+    /* loading twice is refused and keeps what is loaded */
+    wd_api *A = E.L.api;
+    assert_int_equal(wd_api_init_clock(&E.L, test_clock, NULL, &e), WD_E_USAGE);
+    assert_ptr_equal(E.L.api, A);
 }
 
 static void t23_init_walks_the_store_chain(void **state)
@@ -1622,6 +1697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t04_publish_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(t05_publish_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(t06_publish_size_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(t06b_body_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(t07_concurrent_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(t08_selection_by_instance, setup, teardown),
         cmocka_unit_test_setup_teardown(t09_selection_by_labels, setup, teardown),
