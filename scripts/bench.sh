@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# bench.sh — run every benchmark program of build/bench/ and print its figures, with the machine.
+# bench.sh — run every benchmark program of build/bench/ and print its figures, with the machine;
+# then the leader's benchmark (scripts/bench-leader.sh), which starts its own servers on
+# 127.0.0.1. BENCH_LEADER=0 skips that part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 echo "machine: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for b in build/bench/bench_*; do
   [ -f "$b" ] && [ -x "$b" ] || continue
+  # the leader's load generator needs servers: bench-leader.sh runs it
+  [ "$(basename "$b")" = bench_leader ] && continue
   echo "== $(basename "$b")"
   "$b" || exit 1
 done
+if [ "${BENCH_LEADER:-1}" != 0 ]; then
+  bash scripts/bench-leader.sh build || exit 1
+fi
