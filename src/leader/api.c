@@ -301,6 +301,9 @@ static void api_free(wd_api *A)
         return;
     api_view_free(A);
     api_roster_put(A->roster);
+    for (size_t i = 0; i < API_BYTES_CACHE; i++)
+        free(A->bytes[i].bytes);
+    pthread_mutex_destroy(&A->bytes_mu);
     pthread_rwlock_destroy(&A->lock);
     pthread_mutex_destroy(&A->publish);
     free(A);
@@ -320,6 +323,12 @@ wd_code wd_api_init_clock(wd_leader *L, int64_t (*clock)(void *ctx), void *ctx, 
         return wd_err_set(e, WD_E_INTERNAL, "leader: cannot create a lock");
     }
     if (pthread_mutex_init(&A->publish, NULL) != 0) {
+        pthread_rwlock_destroy(&A->lock);
+        free(A);
+        return wd_err_set(e, WD_E_INTERNAL, "leader: cannot create a lock");
+    }
+    if (pthread_mutex_init(&A->bytes_mu, NULL) != 0) {
+        pthread_mutex_destroy(&A->publish);
         pthread_rwlock_destroy(&A->lock);
         free(A);
         return wd_err_set(e, WD_E_INTERNAL, "leader: cannot create a lock");

@@ -14,6 +14,59 @@
 
 /* ---- GET policy/latest, GET remote-kill/latest ---- */
 
+/* Answer 200 with the cached bytes of (kill, hash) when they are cached. Returns false when
+ * they are not (rs untouched). */
+static bool bytes_cached(wd_api *A, bool kill, const char *hash, wd_http_resp *rs)
+{
+    bool hit = false;
+    pthread_mutex_lock(&A->bytes_mu);
+    for (size_t i = 0; i < API_BYTES_CACHE; i++) {
+        api_bytes *b = &A->bytes[i];
+        if (b->used && b->kill == kill && strcmp(b->hash, hash) == 0) {
+            b->tick = ++A->bytes_tick;
+            wd_http_resp_body(rs, 200, b->bytes, b->len);
+            hit = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&A->bytes_mu);
+    return hit;
+}
+
+/* Keep a copy of bytes as (kill, hash), replacing the least recently used entry. Out of memory
+ * only means nothing is cached. */
+static void bytes_remember(wd_api *A, bool kill, const char *hash, const unsigned char *bytes,
+                           size_t len)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, bytes, len);
+    pthread_mutex_lock(&A->bytes_mu);
+    api_bytes *slot = &A->bytes[0];
+    for (size_t i = 0; i < API_BYTES_CACHE; i++) {
+        api_bytes *b = &A->bytes[i];
+        if (b->used && b->kill == kill && strcmp(b->hash, hash) == 0) {
+            slot = NULL; /* another request cached it meanwhile */
+            break;
+        }
+        if (!b->used || b->tick < slot->tick || (slot->used && !b->used))
+            slot = b;
+    }
+    if (slot != NULL) {
+        free(slot->bytes);
+        slot->used = true;
+        slot->kill = kill;
+        snprintf(slot->hash, sizeof slot->hash, "%s", hash);
+        slot->bytes = copy;
+        slot->len = len;
+        slot->tick = ++A->bytes_tick;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&A->bytes_mu);
+    free(copy);
+}
+
 static void latest(wd_leader *L, const wd_http_req *req, wd_http_resp *rs, bool bundle)
 {
     wd_api *A = L->api;
@@ -50,7 +103,9 @@ static void latest(wd_leader *L, const wd_http_req *req, wd_http_resp *rs, bool 
             wd_http_resp_header(rs, "Preference-Applied", "wait=%d", wait);
         return;
     }
-    /* 200: the bytes, exactly as published */
+    /* 200: the bytes, exactly as published: from the cache, else from the store */
+    if (bytes_cached(A, !bundle, pk.hash, rs))
+        goto headers;
     unsigned char *bytes = NULL;
     size_t len = 0;
     bool found = false;
@@ -71,7 +126,9 @@ static void latest(wd_leader *L, const wd_http_req *req, wd_http_resp *rs, bool 
         return;
     }
     wd_http_resp_body(rs, 200, bytes, len);
+    bytes_remember(A, !bundle, pk.hash, bytes, len);
     free(bytes);
+headers:
     wd_http_resp_header(rs, "ETag", "\"%s\"", pk.hash);
     if (pk.rollback)
         wd_http_resp_header(rs, "Warden-Rollback-Authorization", "%s", pk.rb_id);

@@ -62,7 +62,23 @@ typedef struct api_follower {
     size_t nlabels;
 } api_follower;
 
+/* Recently served message bytes (bundles and kills are immutable once stored, so a hash names
+ * its bytes for good): a publish wakes every held poll of its stream at once, and each would
+ * otherwise read the same bytes from the store. At most API_BYTES_CACHE entries (8 MiB at the
+ * largest bundles); the least recently used goes first. */
+#define API_BYTES_CACHE 8
+typedef struct api_bytes {
+    bool used, kill;
+    char hash[WD_DIGEST_STRLEN + 1];
+    unsigned char *bytes;
+    size_t len;
+    uint64_t tick; /* last use */
+} api_bytes;
+
 struct wd_api {
+    pthread_mutex_t bytes_mu; /* bytes[] and bytes_tick */
+    api_bytes bytes[API_BYTES_CACHE];
+    uint64_t bytes_tick;
     pthread_rwlock_t lock;   /* the view and A->roster */
     pthread_mutex_t publish; /* one store put and its view update at a time */
     int64_t (*clock)(void *ctx);
