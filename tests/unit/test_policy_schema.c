@@ -28,18 +28,18 @@ static const bad cases[] = {
     /* 1: unknown keys, at every depth */
     {"version: 1\nservers:\n  rules:\n    - {name: a, action: allow}\n    - {name: b, action: allow}\n"
      "    - {name: c, action: allow, mtach: {}}\n",
-     WD_E_INVALID_POLICY, "servers.rules[2].mtach: unknown key"},
+     WD_E_INVALID_POLICY, "servers.rules[2].mtach: unknown key (did you mean 'match'?)"},
     {"version: 1\nfrobnicate: true\n", WD_E_INVALID_POLICY, "frobnicate: unknown key"},
     {"version: 1\nconductor: {url: x}\n", WD_E_INVALID_POLICY, "conductor: unknown key"},
     {"version: 1\nservers: {rules: [], defualt: deny}\n", WD_E_INVALID_POLICY,
-     "servers.defualt: unknown key"},
+     "servers.defualt: unknown key (did you mean 'default'?)"},
     /* 5 */
     {"version: 1\npermission_profiles:\n  p:\n    network: {allow_hostz: [a]}\n", WD_E_INVALID_POLICY,
-     "permission_profiles.p.network.allow_hostz: unknown key"},
+     "permission_profiles.p.network.allow_hostz: unknown key (did you mean 'allow_hosts'?)"},
     {"version: 1\nmcp_tool_policy:\n  rules:\n    - {name: t, action: deny, args: [{key: k, regexp: x}]}\n",
-     WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].args[0].regexp: unknown key"},
+     WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].args[0].regexp: unknown key (did you mean 'regex'?)"},
     {"version: 1\nservers:\n  rules:\n    - {name: a, action: allow, match: {names: [x]}}\n",
-     WD_E_INVALID_POLICY, "servers.rules[0].match.names: unknown key"},
+     WD_E_INVALID_POLICY, "servers.rules[0].match.names: unknown key (did you mean 'name'?)"},
     {"version: 1\nmcp_tool_policy:\n  rules:\n    - {name: t, action: deny, match: {}}\n",
      WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].match: unknown key"},
     /* wrong types */
