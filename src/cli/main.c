@@ -24,7 +24,7 @@ static const cli_group groups[] = {
     {"bundle", "create, verify and inspect signed policy bundles", cmd_bundle},
     {"kill", "create and verify signed remote kill messages", cmd_kill},
     {"rollback", "create and verify signed rollback authorizations", cmd_rollback},
-    {"policy", "check policy documents", cmd_policy},
+    {"policy", "check policy documents and run policy tests", cmd_policy},
     {"gate", "decide server creations and tool calls under a policy", cmd_gate},
     {"run", "start an MCP server if the policy allows it", cmd_run},
     {"pki", "make the fleet CA and mTLS certificates", cmd_pki},
