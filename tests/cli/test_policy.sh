@@ -19,8 +19,8 @@ expect "08 check with an unknown flag" 2 "unknown option" -- "$W" policy check -
 
 expect "09 the team example is valid" 0 "ok: 4 server rules, 2 tool rules, 1 profiles" -- "$W" policy check "$EX/policies/team.yaml"
 expect "10 the audit example is valid" 0 "ok: 1 server rules, 0 tool rules, 0 profiles" -- "$W" policy check "$EX/policies/audit.yaml"
-expect "11 the default-policy example is valid" 0 "ok: 2 server rules, 0 tool rules, 1 profiles" -- "$W" policy check "$EX/default-policy.yaml"
-expect "12 the built-in policy is valid" 0 "ok: 2 server rules, 0 tool rules, 1 profiles" -- "$W" policy check --default
+expect "11 the default-policy example is valid" 0 "ok: 19 server rules, 0 tool rules, 1 profiles" -- "$W" policy check "$EX/default-policy.yaml"
+expect "12 the built-in policy is valid" 0 "ok: 19 server rules, 0 tool rules, 1 profiles" -- "$W" policy check --default
 check "13 the summary is the only output" test "$(wc -l <"$T/out")" -eq 1 -a ! -s "$T/err"
 expect "14 --default takes no FILE" 2 "--default takes no FILE" -- "$W" policy check --default x
 
