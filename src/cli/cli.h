@@ -61,7 +61,8 @@ typedef struct cli_tool_args {
 } cli_tool_args;
 
 /* Fill *out from obj (a JSON object; anything else is WD_E_MALFORMED "<what>: expected a JSON
- * object"). A value whose compact JSON is longer than WD_MAX_TOOL_ARGS is WD_E_OVERSIZED. On
+ * object"). Keys and value texts longer than WD_MAX_TOOL_ARGS bytes in all are WD_E_OVERSIZED
+ * ("<what>: more than 65536 bytes of arguments"). On
  * error *out is empty and nothing is left allocated; on success free it with cli_tool_args_free. */
 wd_code cli_tool_args_from(const json_t *obj, const char *what, cli_tool_args *out, wd_err *e);
 void cli_tool_args_free(cli_tool_args *a);

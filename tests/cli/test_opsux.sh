@@ -180,4 +180,12 @@ exactly_one_line "57 with the mode advice" "warden: --key: private key k644 is r
 expect "58 a file with a private key label gets the mode check first" 1 "is readable by group or others" -- "$W" dsse sign --type t --key both in.txt out.env
 check "59 nothing written" test ! -e out.env
 
+# tool_call args in a case file: keys and values of 64 KiB in all, and one byte more
+v=$(head -c $((65536 - 4)) /dev/zero | tr '\0' a)
+printf 'cases:\n  - name: big\n    tool_call: {server: x, tool: y, args: {path: "%s"}}\n    expect: {verdict: allow}\n' "$v" >args-max.yaml
+expect "60 case args of 64 KiB in all are decided" 0 "policy test: 1 passed, 0 failed" -- "$W" policy test --default args-max.yaml
+printf 'cases:\n  - name: big\n    tool_call: {server: x, tool: y, args: {path: "%sa"}}\n    expect: {verdict: allow}\n' "$v" >args-over.yaml
+expect "61 one byte more is a case-file error" 2 "" -- "$W" policy test --default args-over.yaml
+exactly_one_line "62 it says so" "warden: policy test: args-over.yaml:3:37: cases[0].tool_call.args: more than 65536 bytes of arguments"
+
 done_testing
