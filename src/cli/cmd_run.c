@@ -317,8 +317,7 @@ static int do_run(int argc, char **argv)
             labels[n_labels++] = optarg;
             break;
         default:
-            return cli_usage_error(usage_run, "unknown option or missing value: %s",
-                                   argv[optind - 1]);
+            return cli_option_error(usage_run, opts, argv);
         }
     }
     if (optind >= argc)

@@ -188,4 +188,9 @@ printf 'cases:\n  - name: big\n    tool_call: {server: x, tool: y, args: {path: 
 expect "61 one byte more is a case-file error" 2 "" -- "$W" policy test --default args-over.yaml
 exactly_one_line "62 it says so" "warden: policy test: args-over.yaml:3:37: cases[0].tool_call.args: more than 65536 bytes of arguments"
 
+expect "63 run with a flag that lacks its value" 2 "" -- "$W" run --policy
+exactly_one_line "64 names the flag" "warden: run: --policy needs a value (see 'warden run --help')"
+expect "65 run with an unknown flag" 2 "" -- "$W" run --frob -- true
+exactly_one_line "66 names it" "warden: run: unknown option: --frob (see 'warden run --help')"
+
 done_testing
