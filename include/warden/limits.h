@@ -44,5 +44,7 @@
 #define WD_MAX_CERT_FILE         (64u * 1024u)
 /* RunConfig JSON files. */
 #define WD_MAX_RUNCONFIG         (64u * 1024u)
+/* A tool call's arguments given as JSON (warden gate check --args, policy test cases). */
+#define WD_MAX_TOOL_ARGS         (64u * 1024u)
 
 #endif

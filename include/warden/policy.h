@@ -35,8 +35,16 @@ typedef struct wd_policy wd_policy;
  * On success the caller owns one reference (*out; wd_policy_unref); on error *out is NULL. */
 wd_code wd_policy_load(const unsigned char *buf, size_t len, wd_policy **out, wd_err *e);
 
-/* wd_policy_load on a file read with the WD_MAX_POLICY_BYTES cap ("-" is stdin); I/O problems
- * are WD_E_IO. Ownership as for wd_policy_load. */
+/* wd_policy_load for a document read from the file name: every rejection message starts with
+ * name, and a schema error also with the line and column of the node its path names
+ * ("policy.yaml:14:7: servers.rules[2].mtach: unknown key (did you mean 'match'?)"); loader
+ * errors keep their own position ("policy.yaml: YAML line 3, column 1: ..."). name may be NULL
+ * ("policy"). Ownership as for wd_policy_load. */
+wd_code wd_policy_load_named(const unsigned char *buf, size_t len, const char *name,
+                             wd_policy **out, wd_err *e);
+
+/* wd_policy_load_named on a file read with the WD_MAX_POLICY_BYTES cap ("-" is stdin, named
+ * "<stdin>" in messages); I/O problems are WD_E_IO. Ownership as for wd_policy_load. */
 wd_code wd_policy_load_file(const char *path, wd_policy **out, wd_err *e);
 
 /* The policy built into warden (used by `warden run` without --policy; see docs/POLICY.md).

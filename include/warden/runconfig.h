@@ -82,7 +82,9 @@ typedef struct wd_runconfig {
 wd_code wd_runconfig_decode(const unsigned char *buf, size_t len, wd_runconfig **out, wd_err *e);
 
 /* wd_runconfig_decode on the contents of path (read with the WD_MAX_RUNCONFIG cap; "-" is
- * stdin). I/O problems are WD_E_IO. Ownership as for wd_runconfig_decode. */
+ * stdin). I/O problems are WD_E_IO. A rejection's message starts with the file name ("<stdin>"
+ * for "-"): "fs.json: nmae: unknown field (did you mean 'name'?)", "fs.json: JSON document
+ * rejected at line 3, column 5 (byte 40): ...". Ownership as for wd_runconfig_decode. */
 wd_code wd_runconfig_load_file(const char *path, wd_runconfig **out, wd_err *e);
 
 /* Free a RunConfig made by this library (decode, load_file), wiping env values. NULL is a no-op.

@@ -2,6 +2,10 @@
  * Never prints a secret: messages come from wd_err, which is cleaned at the source. */
 #include "cli.h"
 
+#include "codec/json.h"
+#include "warden/limits.h"
+
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +24,64 @@ int cli_report(const wd_err *e)
     return wd_code_exit(e->code);
 }
 
+/* The command a usage text is for: the words after "usage: warden" up to the first that is not
+ * a plain lower-case word ("bundle create" from "usage: warden bundle create --org ..."), into
+ * out; "" for the top level. */
+static void usage_command(const char *usage, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    const char *p = strstr(usage, "usage: warden");
+    if (p == NULL)
+        return;
+    p += strlen("usage: warden");
+    size_t n = 0;
+    while (*p == ' ') {
+        const char *w = p + 1;
+        size_t wl = 0;
+        while ((w[wl] >= 'a' && w[wl] <= 'z') || (w[wl] >= '0' && w[wl] <= '9') ||
+               (wl > 0 && w[wl] == '-'))
+            wl++;
+        if (wl == 0 || !(w[wl] == ' ' || w[wl] == '\n' || w[wl] == '\0'))
+            break;
+        if (n + (n > 0) + wl + 1 > outsz)
+            break;
+        if (n > 0)
+            out[n++] = ' ';
+        memcpy(out + n, w, wl);
+        n += wl;
+        out[n] = '\0';
+        p = w + wl;
+    }
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
+    char cmd[128], msg[WD_ERR_MSG_MAX];
+    usage_command(usage, cmd, sizeof cmd);
     va_list ap;
-    fputs("warden: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", usage);
+    /* one line: a message that carries a newline keeps only its first line */
+    msg[strcspn(msg, "\n")] = '\0';
+    if (cmd[0] != '\0')
+        fprintf(stderr, "warden: %s: %s (see 'warden %s --help')\n", cmd, msg, cmd);
+    else
+        fprintf(stderr, "warden: %s (see 'warden --help')\n", msg);
     return 2;
+}
+
+int cli_option_error(const char *usage, const struct option *opts, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (optopt != 0 && strncmp(arg, "--", 2) == 0) {
+        size_t al = strcspn(arg + 2, "=");
+        for (const struct option *o = opts; o->name != NULL; o++)
+            if (o->val == optopt && o->has_arg == required_argument &&
+                strlen(o->name) == al && strncmp(o->name, arg + 2, al) == 0)
+                return cli_usage_error(usage, "--%s needs a value", o->name);
+    }
+    return cli_usage_error(usage, "unknown option: %.64s", arg);
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -80,4 +133,60 @@ wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e)
     if (c != WD_OK)
         ops->destroy(ctx);
     return c;
+}
+
+void cli_tool_args_free(cli_tool_args *a)
+{
+    for (size_t i = 0; a->dumps != NULL && i < a->n; i++)
+        free(a->dumps[i]);
+    free(a->dumps);
+    free(a->args);
+    a->args = NULL;
+    a->dumps = NULL;
+    a->n = 0;
+}
+
+wd_code cli_tool_args_from(const json_t *obj, const char *what, cli_tool_args *out, wd_err *e)
+{
+    out->args = NULL;
+    out->dumps = NULL;
+    out->n = 0;
+    if (!json_is_object(obj))
+        return wd_err_set(e, WD_E_MALFORMED, "%s: expected a JSON object", what);
+    size_t n = json_object_size(obj);
+    out->args = calloc(n + 1, sizeof *out->args);
+    out->dumps = calloc(n + 1, sizeof *out->dumps);
+    if (out->args == NULL || out->dumps == NULL) {
+        cli_tool_args_free(out);
+        return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", what);
+    }
+    const char *k;
+    json_t *v;
+    size_t total = 0;
+    json_object_foreach((json_t *)obj, k, v) {
+        wd_tool_arg *a = &out->args[out->n];
+        a->key = k;
+        if (json_is_string(v)) {
+            a->value = json_string_value(v);
+            a->value_len = json_string_length(v);
+        } else {
+            size_t len = 0;
+            char *d = wd_json_dump(v, &len);
+            if (d == NULL) {
+                cli_tool_args_free(out);
+                return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", what);
+            }
+            out->dumps[out->n] = d;
+            a->value = d;
+            a->value_len = len;
+        }
+        out->n++;
+        total += strlen(k) + a->value_len;
+        if (total > WD_MAX_TOOL_ARGS) {
+            cli_tool_args_free(out);
+            return wd_err_set(e, WD_E_OVERSIZED, "%s: more than %u bytes of arguments", what,
+                              (unsigned)WD_MAX_TOOL_ARGS);
+        }
+    }
+    return WD_OK;
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "warden/error.h"
 #include "warden/gate.h"
 #include "warden/policy.h"
@@ -22,8 +24,15 @@ typedef struct cli_group {
  * "rejected (<code>): <message>"; a denial prints the message; others "warden: <message>". */
 int cli_report(const wd_err *e);
 
-/* Print "warden: <message>" and the usage text to stderr; return 2. */
+/* Print one line to stderr naming the command (taken from the "usage: warden ..." line of
+ * usage) and pointing at its help: "warden: bundle create: missing --org (see 'warden bundle
+ * create --help')"; return 2. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* After getopt_long returned '?': "--NAME needs a value" when argv[optind-1] is a known option
+ * that lacks its value, else "unknown option: ARG", through cli_usage_error; returns 2. */
+struct option;
+int cli_option_error(const char *usage, const struct option *opts, char **argv);
 
 /* True when argv[1..] holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
@@ -41,6 +50,22 @@ wd_code cli_load_policy(const char *path, wd_policy **out, wd_err *e);
 /* Register the policy gate for p in the gate chain. On success *id names it for
  * wd_gate_unregister; on error nothing stays registered or allocated and e says why. */
 wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e);
+
+/* The arguments of a tool call built from a JSON object: a string value is passed as its text,
+ * any other value as its compact JSON. args[i].key and string values point into the object,
+ * which must outlive the result; dumps are owned here. */
+typedef struct cli_tool_args {
+    wd_tool_arg *args;
+    char **dumps;
+    size_t n;
+} cli_tool_args;
+
+/* Fill *out from obj (a JSON object; anything else is WD_E_MALFORMED "<what>: expected a JSON
+ * object"). Keys and value texts longer than WD_MAX_TOOL_ARGS bytes in all are WD_E_OVERSIZED
+ * ("<what>: more than 65536 bytes of arguments"). On
+ * error *out is empty and nothing is left allocated; on success free it with cli_tool_args_free. */
+wd_code cli_tool_args_from(const json_t *obj, const char *what, cli_tool_args *out, wd_err *e);
+void cli_tool_args_free(cli_tool_args *a);
 
 /* Groups, one file each (src/cli/cmd_<name>.c). */
 int cmd_key(int argc, char **argv);

@@ -1,6 +1,6 @@
 /* cmd_gate.c — `warden gate check` (SPEC §6–§8): would the gate let this RunConfig create a
- * server? Goes through the gate chain with the built-in policy gate registered, exactly as
- * `warden run` does. It must never print an environment value, and never report allow for a
+ * server, or this tool call proceed? Goes through the gate chain with the built-in policy gate
+ * registered, exactly as `warden run` does. It must never print an environment value, and never report allow for a
  * RunConfig or policy it could not read. */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,37 +12,51 @@
 #include "cli.h"
 #include "codec/json.h"
 #include "warden/gate.h"
+#include "warden/limits.h"
 #include "warden/policy.h"
 
 static const char usage_group[] =
     "usage: warden gate <command> [flags]\n"
     "\n"
-    "The create-server gate.\n"
+    "The create-server and tool-call gates.\n"
     "\n"
     "commands:\n"
-    "  check    decide whether a RunConfig may create a server under a policy\n"
+    "  check    decide whether a RunConfig may create a server, or whether a tool call may\n"
+    "           proceed, under a policy\n"
     "\n"
     "Run 'warden gate <command> --help' for its flags.\n";
 
 static const char usage_check[] =
     "usage: warden gate check --policy FILE --config RUNCONFIG.json [--explain] [--json]\n"
+    "       warden gate check --policy FILE --server NAME --tool TOOL [--args JSON]\n"
+    "                         [--explain] [--json]\n"
     "\n"
-    "Decide whether the server described by RUNCONFIG.json may be created under the\n"
-    "policy FILE, through the gate chain with the policy gate registered.\n"
+    "Decide, through the gate chain with the policy gate registered, whether the server\n"
+    "described by RUNCONFIG.json may be created under the policy FILE (its servers section),\n"
+    "or whether the call of TOOL on the server NAME with the arguments JSON may proceed (its\n"
+    "mcp_tool_policy section).\n"
     "Allowed: prints 'allow: <reason> (rule <name>)' and, when the allowing rule bounds the\n"
-    "server, 'profile: <name>'. In audit mode a would-be denial is allowed and printed as\n"
-    "'allow (audit): would be blocked: <reason> (rule <name>)'. Denied: prints\n"
+    "server, 'profile: <name>'. A tool call allowed by a warn rule prints\n"
+    "'allow (warn): <reason> (rule <name>)'. In audit mode a would-be denial is allowed and\n"
+    "printed as 'allow (audit): would be blocked: <reason> (rule <name>)'. Denied: prints\n"
     "  server creation blocked by policy: <reason> (rule <name>)\n"
-    "on stderr. An invalid policy or RunConfig prints 'rejected (<code>): <detail>'.\n"
+    "  tool call blocked by policy: <reason> (rule <name>)\n"
+    "on stderr. An invalid policy, RunConfig or JSON prints 'rejected (<code>): <detail>'.\n"
     "\n"
     "  --policy FILE        policy document (YAML, at most 256 KiB)\n"
     "  --config FILE        RunConfig (JSON, at most 64 KiB), or - for standard input\n"
+    "  --server NAME        the server a tool call goes to (with --tool)\n"
+    "  --tool TOOL          the tool called (with --server)\n"
+    "  --args JSON          the call's arguments: one JSON object, strict (no duplicate keys,\n"
+    "                       nothing after it), at most 64 KiB; a string value is matched as\n"
+    "                       its text, any other value as its compact JSON; default {}\n"
     "  --explain            also print every rule considered and why it matched or not\n"
     "  --json               print the decision as one JSON object on stdout instead:\n"
     "                       {verdict, rule, reason, mode, audit_would_deny, warn, profile}\n"
     "  -h, --help           show this help\n"
     "\n"
-    "Exit codes: 0 allowed, 1 operational error, 2 usage error, 3 denied or rejected.\n";
+    "Exit codes: 0 allowed (also warn and audit), 1 operational error, 2 usage error,\n"
+    "3 denied or rejected.\n";
 
 static void print_step(void *arg, const wd_explain_step *s)
 {
@@ -68,17 +82,108 @@ static int print_json(const wd_decision *d)
     return 0;
 }
 
+/* Print the decision of a check that returned r (WD_OK: allowed; otherwise e says why) and
+ * return the exit status. */
+static int report(wd_code r, const wd_decision *d, const wd_err *e, bool json)
+{
+    int status = 0;
+    if (json)
+        status = print_json(d);
+    else if (r == WD_OK && d->audit_would_deny)
+        printf("allow (audit): would be blocked: %s (rule %s)\n", d->reason, d->rule);
+    else if (r == WD_OK && d->warn)
+        printf("allow (warn): %s (rule %s)\n", d->reason, d->rule);
+    else if (r == WD_OK) {
+        printf("allow: %s (rule %s)\n", d->reason, d->rule);
+        if (d->profile[0] != '\0')
+            printf("profile: %s\n", d->profile);
+    }
+    if (r != WD_OK)
+        status = cli_report(e);
+    return status;
+}
+
+static int check_server(wd_policy *p, const char *config_path, bool explain, bool json)
+{
+    wd_err e;
+    wd_err_clear(&e);
+    wd_runconfig *rc = NULL;
+    if (wd_runconfig_load_file(config_path, &rc, &e) != WD_OK)
+        return cli_report(&e);
+    wd_gate_id id = 0;
+    int status;
+    if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
+        status = cli_report(&e);
+    } else {
+        if (explain) {
+            wd_decision x;
+            wd_policy_explain_server(p, rc, print_step, NULL, &x);
+        }
+        wd_decision d;
+        wd_code r = wd_gate_check_create(rc, &d, &e);
+        status = report(r, &d, &e, json);
+        wd_gate_unregister(id, NULL);
+    }
+    wd_runconfig_free(rc);
+    return status;
+}
+
+static int check_tool(wd_policy *p, const char *server, const char *tool, const char *args_json,
+                      bool explain, bool json)
+{
+    wd_err e;
+    wd_err_clear(&e);
+    json_t *obj = NULL;
+    if (args_json != NULL) {
+        if (wd_json_parse((const unsigned char *)args_json, strlen(args_json), WD_MAX_TOOL_ARGS,
+                          &obj, &e) != WD_OK) {
+            wd_err_prefix(&e, e.code, "--args");
+            return cli_report(&e);
+        }
+    } else if ((obj = json_object()) == NULL) {
+        fprintf(stderr, "warden: out of memory\n");
+        return 1;
+    }
+    cli_tool_args a;
+    if (cli_tool_args_from(obj, "--args", &a, &e) != WD_OK) {
+        json_decref(obj);
+        return cli_report(&e);
+    }
+    wd_tool_call call = {server, tool, a.args, a.n};
+    wd_gate_id id = 0;
+    int status;
+    if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
+        status = cli_report(&e);
+    } else {
+        if (explain) {
+            wd_decision x;
+            wd_policy_explain_tool(p, &call, print_step, NULL, &x);
+        }
+        wd_decision d;
+        wd_code r = wd_gate_check_tool(&call, &d, &e);
+        status = report(r, &d, &e, json);
+        wd_gate_unregister(id, NULL);
+    }
+    cli_tool_args_free(&a);
+    json_decref(obj);
+    return status;
+}
+
 static int do_check(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
         {"config", required_argument, NULL, 'c'},
+        {"server", required_argument, NULL, 's'},
+        {"tool", required_argument, NULL, 't'},
+        {"args", required_argument, NULL, 'a'},
         {"explain", no_argument, NULL, 'x'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *policy_path = NULL, *config_path = NULL;
+    const char *policy_path = NULL, *config_path = NULL, *server = NULL, *tool = NULL,
+               *args = NULL;
     bool explain = false, json = false;
     int ch;
     optind = 1;
@@ -88,55 +193,39 @@ static int do_check(int argc, char **argv)
         case 'h': return cli_help(usage_check);
         case 'p': policy_path = optarg; break;
         case 'c': config_path = optarg; break;
+        case 's': server = optarg; break;
+        case 't': tool = optarg; break;
+        case 'a': args = optarg; break;
         case 'x': explain = true; break;
         case 'j': json = true; break;
-        default:
-            return cli_usage_error(usage_check, "unknown option or missing value: %s",
-                                   argv[optind - 1]);
+        default: return cli_option_error(usage_check, opts, argv);
         }
     }
     if (optind != argc)
-        return cli_usage_error(usage_check, "unexpected argument: %s", argv[optind]);
-    if (policy_path == NULL || config_path == NULL)
-        return cli_usage_error(usage_check, "--policy and --config are required");
+        return cli_usage_error(usage_check, "unexpected argument: %.64s", argv[optind]);
+    if (policy_path == NULL)
+        return cli_usage_error(usage_check, "missing --policy");
+    bool tool_call = server != NULL || tool != NULL || args != NULL;
+    if (config_path != NULL && tool_call)
+        return cli_usage_error(usage_check, "give --config (a server creation) or --server and "
+                                            "--tool (a tool call), not both");
+    if (config_path == NULL && !tool_call)
+        return cli_usage_error(usage_check, "missing --config (or --server and --tool)");
+    if (tool_call && server == NULL)
+        return cli_usage_error(usage_check, "missing --server");
+    if (tool_call && tool == NULL)
+        return cli_usage_error(usage_check, "missing --tool");
+    if (tool_call && (server[0] == '\0' || tool[0] == '\0'))
+        return cli_usage_error(usage_check, "%s is empty", server[0] == '\0' ? "--server"
+                                                                              : "--tool");
 
     wd_err e;
     wd_err_clear(&e);
     wd_policy *p = NULL;
     if (cli_load_policy(policy_path, &p, &e) != WD_OK)
         return cli_report(&e);
-    wd_runconfig *rc = NULL;
-    if (wd_runconfig_load_file(config_path, &rc, &e) != WD_OK) {
-        wd_policy_unref(p);
-        return cli_report(&e);
-    }
-    wd_gate_id id = 0;
-    int status = 1;
-    if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
-        status = cli_report(&e);
-        goto out;
-    }
-    if (explain) {
-        wd_decision x;
-        wd_policy_explain_server(p, rc, print_step, NULL, &x);
-    }
-    wd_decision d;
-    wd_code r = wd_gate_check_create(rc, &d, &e);
-    status = 0;
-    if (json) {
-        status = print_json(&d);
-    } else if (r == WD_OK && d.audit_would_deny) {
-        printf("allow (audit): would be blocked: %s (rule %s)\n", d.reason, d.rule);
-    } else if (r == WD_OK) {
-        printf("allow: %s (rule %s)\n", d.reason, d.rule);
-        if (d.profile[0] != '\0')
-            printf("profile: %s\n", d.profile);
-    }
-    if (r != WD_OK)
-        status = cli_report(&e);
-    wd_gate_unregister(id, NULL);
-out:
-    wd_runconfig_free(rc);
+    int status = tool_call ? check_tool(p, server, tool, args, explain, json)
+                           : check_server(p, config_path, explain, json);
     wd_policy_unref(p);
     return status;
 }

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "base/base.h"
 #include "cli.h"
 #include "policy/runconfig_json.h"
 #include "warden/gate.h"
@@ -44,6 +45,9 @@ static const char usage_run[] =
     "The gate is asked again in the child right before exec. SIGINT and SIGTERM are passed on\n"
     "to CMD. warden exits with CMD's exit status, or 128+N when CMD was killed by signal N\n"
     "(127 when CMD cannot be found, 126 when it cannot be executed).\n"
+    "A CMD that is not found (through PATH, or at its path) is reported as\n"
+    "'warden: CMD: command not found' with exit code 127 before the gate is asked: there is\n"
+    "nothing to decide about. The gate decides every CMD that exists.\n"
     "\n"
     "  --policy FILE      policy document (YAML); default: the policy built into warden\n"
     "                     (see docs/POLICY.md, or 'warden policy check --default')\n"
@@ -66,11 +70,16 @@ static void forward(int sig)
 }
 
 /* CMD through PATH (entries that are empty are skipped: no implicit current directory).
- * Returns a malloc'd path, CMD itself when it has a '/' or is not found; NULL on OOM. */
-static char *resolve(const char *cmd)
+ * Returns a malloc'd path (CMD itself when it has a '/'), NULL on OOM; *found tells whether
+ * the program exists (through PATH: an executable regular file; with a '/': any file). */
+static char *resolve(const char *cmd, bool *found)
 {
-    if (strchr(cmd, '/') != NULL)
+    struct stat st;
+    *found = false;
+    if (strchr(cmd, '/') != NULL) {
+        *found = stat(cmd, &st) == 0;
         return strdup(cmd);
+    }
     const char *path = getenv("PATH");
     if (path == NULL || path[0] == '\0')
         path = "/usr/local/bin:/usr/bin:/bin";
@@ -85,9 +94,10 @@ static char *resolve(const char *cmd)
             memcpy(cand, path, dl);
             cand[dl] = '/';
             memcpy(cand + dl + 1, cmd, cl + 1);
-            struct stat st;
-            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+                *found = true;
                 return cand;
+            }
             free(cand);
         }
         if (end == NULL)
@@ -307,8 +317,7 @@ static int do_run(int argc, char **argv)
             labels[n_labels++] = optarg;
             break;
         default:
-            return cli_usage_error(usage_run, "unknown option or missing value: %s",
-                                   argv[optind - 1]);
+            return cli_option_error(usage_run, opts, argv);
         }
     }
     if (optind >= argc)
@@ -344,7 +353,20 @@ static int do_run(int argc, char **argv)
         return cli_report(&e);
     }
     const char *base = strrchr(args[0], '/') ? strrchr(args[0], '/') + 1 : args[0];
-    char *resolved = resolve(args[0]);
+    bool found = false;
+    char *resolved = resolve(args[0], &found);
+    if (resolved != NULL && !found) {
+        /* nothing to decide about: a program that does not exist is not a policy question */
+        char shown[200];
+        wd_clean_text(args[0], shown, sizeof shown);
+        fprintf(stderr, "warden: %s: command not found%s\n", shown,
+                strchr(args[0], '/') ? "" : " (searched PATH)");
+        json_decref(env);
+        json_decref(lab);
+        free(resolved);
+        wd_policy_unref(p);
+        return 127;
+    }
     json_t *cfg = resolved ? build_config(name ? name : base, profile, resolved, args, nargs, env, lab)
                            : NULL;
     json_decref(env);

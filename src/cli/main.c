@@ -24,8 +24,8 @@ static const cli_group groups[] = {
     {"bundle", "create, verify and inspect signed policy bundles", cmd_bundle},
     {"kill", "create and verify signed remote kill messages", cmd_kill},
     {"rollback", "create and verify signed rollback authorizations", cmd_rollback},
-    {"policy", "check policy documents", cmd_policy},
-    {"gate", "decide whether a RunConfig may create a server", cmd_gate},
+    {"policy", "check policy documents and run policy tests", cmd_policy},
+    {"gate", "decide server creations and tool calls under a policy", cmd_gate},
     {"run", "start an MCP server if the policy allows it", cmd_run},
     {"pki", "make the fleet CA and mTLS certificates", cmd_pki},
     {"leader", "run the control plane that followers poll", cmd_leader},
@@ -40,13 +40,13 @@ static int usage(FILE *f)
         fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
     fprintf(f, "\nRun 'warden <command> --help' for a command's flags.\n"
                "Exit codes: 0 ok, 1 operational error, 2 usage error, 3 rejected or denied.\n");
-    return f == stdout ? 0 : 2;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage(stderr);
+        return cli_usage_error("usage: warden <command> [args]\n", "a command is required");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0)
         return usage(stdout);
@@ -55,6 +55,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (strcmp(argv[1], groups[i].name) == 0)
             return groups[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "warden: unknown command '%.64s'\n", argv[1]);
-    return usage(stderr);
+    return cli_usage_error("usage: warden <command> [args]\n", "unknown command '%.64s'", argv[1]);
 }

@@ -11,11 +11,14 @@ same_text() { if [ "$(cat "$2")" = "$3" ]; then ok "$1"; else notok "$1" "wanted
 
 expect "01 gate --help" 0 "usage: warden gate <command>" -- "$W" gate --help
 expect "02 gate check --help" 0 "usage: warden gate check --policy FILE --config RUNCONFIG.json" -- "$W" gate check --help
-check "03 help documents every flag" sh -c "for f in --policy --config --explain --json --help; do grep -q -- \"\$f\" '$T/out' || exit 1; done"
+check "03 help documents every flag" sh -c "for f in --policy --config --server --tool --args --explain --json --help; do grep -q -- \"\$f\" '$T/out' || exit 1; done"
 expect "04 gate without a command" 2 "a command is required" -- "$W" gate
-expect "05 check without --config" 2 "--policy and --config are required" -- "$W" gate check --policy "$P"
-expect "06 check without --policy" 2 "--policy and --config are required" -- "$W" gate check --config x
-expect "07 an unknown flag" 2 "unknown option" -- "$W" gate check --policy "$P" --config x --frob
+expect "05 check without --config" 2 "" -- "$W" gate check --policy "$P"
+exactly_one_line "05b the usage error is one line naming the flag" "warden: gate check: missing --config (or --server and --tool) (see 'warden gate check --help')"
+expect "06 check without --policy" 2 "" -- "$W" gate check --config x
+exactly_one_line "06b one line" "warden: gate check: missing --policy (see 'warden gate check --help')"
+expect "07 an unknown flag" 2 "" -- "$W" gate check --policy "$P" --config x --frob
+exactly_one_line "07b one line" "warden: gate check: unknown option: --frob (see 'warden gate check --help')"
 expect "08 a stray argument" 2 "unexpected argument: extra" -- "$W" gate check --policy "$P" --config x extra
 
 expect "09 an allowed RunConfig exits 0" 0 "" -- "$W" gate check --policy "$P" --config "$EX/runconfigs/fs-docs.json"
@@ -76,5 +79,53 @@ expect "38 a RunConfig at the limit is decided" 3 "(rule servers.default)" -- "$
 reject "39 one byte more is oversized" oversized -- "$W" gate check --policy "$P" --config "$T/over.json"
 expect "40 a missing RunConfig is an I/O error" 1 "cannot open" -- "$W" gate check --policy "$P" --config "$T/none.json"
 expect "41 a RunConfig on stdin" 0 "(rule official-filesystem)" -- sh -c "'$W' gate check --policy '$P' --config - <'$EX/runconfigs/fs-docs.json'"
+
+# ---- tool calls: --server --tool [--args] ----
+expect "42 a tool call allowed by the default" 0 "" -- "$W" gate check --policy "$P" --server fs-docs --tool read_file --args '{"path":"/etc/passwd"}'
+same_text "43 allow line of the default" "$T/out" "allow: no rule matched (default allow) (rule mcp_tool_policy.default)"
+expect "44 a denied tool call exits 3" 3 "" -- "$W" gate check --policy "$P" --server fs-docs --tool write_file --args '{"path":"/etc/passwd","content":"x"}'
+exactly_one_line "45 the denial line is exact" "tool call blocked by policy: writes to system paths are not allowed (rule no-system-paths)"
+check "46 nothing on stdout" test ! -s "$T/out"
+expect "47 a warn rule allows and says so" 0 "" -- "$W" gate check --policy "$P" --server any --tool read_file --args '{"length":12345678}'
+same_text "48 warn line (a number is matched as its JSON text)" "$T/out" "allow (warn): large reads are logged (rule log-large-reads)"
+expect "49 --json on a warn" 0 "" -- "$W" gate check --policy "$P" --server any --tool read_file --args '{"length":12345678}' --json
+same_text "50 warn JSON" "$T/out" '{"verdict":"allow","rule":"log-large-reads","reason":"large reads are logged","mode":"enforce","audit_would_deny":false,"warn":true,"profile":""}'
+expect "51 --json on a tool denial exits 3" 3 "" -- "$W" gate check --policy "$P" --server fs-docs --tool delete_file --args '{"path":"/usr/bin/x"}' --json
+same_text "52 deny JSON" "$T/out" '{"verdict":"deny","rule":"no-system-paths","reason":"writes to system paths are not allowed","mode":"enforce","audit_would_deny":false,"warn":false,"profile":""}'
+expect "53 --explain on a tool call" 0 "" -- "$W" gate check --policy "$P" --server fs-docs --tool write_file --args '{"path":"/srv/x"}' --explain
+same_text "54 explain of a tool call" "$T/out" "rule 1 no-system-paths (deny): no match: argument path does not match /^/(etc|usr|boot)//
+rule 2 log-large-reads (warn): no match: tool 'write_file' matches none of the rule's patterns
+allow: no rule matched (default allow) (rule mcp_tool_policy.default)"
+expect "55 without --args the call has no arguments" 0 "(rule mcp_tool_policy.default)" -- "$W" gate check --policy "$P" --server fs-docs --tool write_file
+cat >"$T/tools-audit.yaml" <<'EOF'
+version: 1
+mode: audit
+mcp_tool_policy:
+  default: deny
+  rules:
+    - {name: no-exec, action: deny, reason: "no exec", tool: [exec]}
+EOF
+expect "56 audit mode allows a would-be tool denial" 0 "" -- "$W" gate check --policy "$T/tools-audit.yaml" --server s --tool exec
+same_text "57 audit line" "$T/out" "allow (audit): would be blocked: no exec (rule no-exec)"
+expect "58 a tool default deny" 0 "allow (audit): would be blocked: no rule matched (default deny) (rule mcp_tool_policy.default)" -- "$W" gate check --policy "$T/tools-audit.yaml" --server s --tool other
+reject "59 --args not an object" malformed -- "$W" gate check --policy "$P" --server s --tool t --args '["path"]'
+exactly_one_line "60 the line names --args" "rejected (malformed): --args: expected a JSON object"
+reject "61 --args with a repeated key" duplicate-key -- "$W" gate check --policy "$P" --server s --tool t --args '{"a":1,"a":2}'
+reject "62 --args with trailing data" trailing-data -- "$W" gate check --policy "$P" --server s --tool t --args '{"a":1} x'
+reject "63 --args that is not JSON" malformed -- "$W" gate check --policy "$P" --server s --tool t --args '{a:1}'
+check "64 --args rejections print nothing on stdout" test ! -s "$T/out"
+big=$(head -c $((65536 - 11)) /dev/zero | tr '\0' a)
+expect "65 --args of exactly 64 KiB is decided" 0 "(rule mcp_tool_policy.default)" -- "$W" gate check --policy "$P" --server s --tool t --args "{\"path\":\"$big\"}"
+check "66 that --args was 65536 bytes" test "$(printf '{"path":"%s"}' "$big" | wc -c)" -eq 65536
+reject "67 one byte more is oversized" oversized -- "$W" gate check --policy "$P" --server s --tool t --args "{\"path\":\"${big}a\"}"
+expect "68 --tool without --server" 2 "" -- "$W" gate check --policy "$P" --tool t
+exactly_one_line "69 one line naming --server" "warden: gate check: missing --server (see 'warden gate check --help')"
+expect "70 --server without --tool" 2 "" -- "$W" gate check --policy "$P" --server s
+exactly_one_line "71 one line naming --tool" "warden: gate check: missing --tool (see 'warden gate check --help')"
+expect "72 --config and --server together" 2 "not both" -- "$W" gate check --policy "$P" --config x --server s --tool t
+expect "73 an empty --tool" 2 "warden: gate check: --tool is empty" -- "$W" gate check --policy "$P" --server s --tool ''
+expect "74 --args without its value" 2 "" -- "$W" gate check --policy "$P" --server s --tool t --args
+exactly_one_line "75 the flag that lacks a value is named" "warden: gate check: --args needs a value (see 'warden gate check --help')"
+expect "76 a tool call under an invalid policy is rejected" 3 "rejected (invalid-policy): " -- "$W" gate check --policy "$T/bad.yaml" --server s --tool t
 
 done_testing

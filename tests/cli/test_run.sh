@@ -87,7 +87,8 @@ same_text "33 sh ran under the name sh" "$T/out" "named"
 # exit status and signals
 expect "34 the child's exit status is warden's" 7 "" -- "$W" run --policy "$T/p.yaml" --name shell-ok -- sh -c 'exit 7'
 expect "35 killed by a signal: 128+N" 143 "" -- "$W" run --policy "$T/p.yaml" --name shell-ok -- sh -c 'kill -TERM $$'
-expect "36 a missing command exits 127" 127 "cannot run" -- "$W" run --policy "$T/all.yaml" --name missing -- "$T/no-such-program"
+expect "36 a missing command exits 127" 127 "" -- "$W" run --policy "$T/all.yaml" --name missing -- "$T/no-such-program"
+exactly_one_line "36b it is named as not found" "warden: $T/no-such-program: command not found"
 rm -f "$T/ready"
 "$W" run --policy "$T/p.yaml" --name shell-ok --env MCP_READY="$T/ready" -- sh -c 'trap "echo got-term; exit 9" TERM; touch "$MCP_READY"; while :; do sleep 1; done' >"$T/sig.out" 2>&1 &
 wpid=$!
@@ -112,11 +113,23 @@ expect "44 the built-in policy denies a shell" 3 "" -- "$W" run -- /bin/sh -c "t
 exactly_one_line "45 with its reason" "server creation blocked by policy: shells and launchers can start anything; run the server program itself (rule no-shells)"
 check "46 the shell never ran" test ! -e "$T/marker"
 if command -v node >/dev/null; then
-    expect "47 the built-in policy runs node with the restricted environment" 0 "" -- env SECRET_X=1 HOME=/h "$W" run -- node -e 'process.stdout.write([process.env.HOME, process.env.SECRET_X].join(":"))'
+    printf '%s\n' 'process.stdout.write([process.env.HOME, process.env.SECRET_X].join(":"))' >"$T/srv.js"
+    expect "47 the built-in policy runs node with the restricted environment" 0 "" -- env SECRET_X=1 HOME=/h "$W" run -- node "$T/srv.js"
     same_text "48 HOME passes, SECRET_X does not" "$T/out" "/h:"
 else
     notok "47 node is needed for this test"
 fi
 expect "49 the built-in policy denies a program it does not know" 3 "(rule servers.default)" -- "$W" run -- "$T/bin/mytool"
+
+# the built-in policy denies inline code; a program that does not exist is not found
+expect "50 the built-in policy denies node -e" 3 "" -- "$W" run -- node -e "require('fs').writeFileSync('$T/marker', '')"
+exactly_one_line "51 with the inline-code reason" "server creation blocked by policy: inline code (-e/--eval, -p/--print) can run anything; run a script or package (rule no-inline-code-eval)"
+check "52 and nothing ran" test ! -e "$T/marker"
+expect "53 python3 -c is denied" 3 "(rule no-inline-code-python)" -- "$W" run -- python3 -c "open('$T/marker', 'w')"
+check "54 nothing ran" test ! -e "$T/marker"
+expect "55 a command not on PATH exits 127" 127 "" -- env PATH="$T/bin" "$W" run -- nodee
+exactly_one_line "56 it says the command was not found, not blocked by policy" "warden: nodee: command not found (searched PATH)"
+expect "57 also under an explicit policy that would deny it" 127 "warden: nodee: command not found" -- env PATH="$T/bin" "$W" run --policy "$T/p.yaml" -- nodee
+expect "58 a program that exists is still decided by the gate" 3 "(rule servers.default)" -- env PATH="$T/bin" "$W" run -- mytool
 
 done_testing

@@ -294,7 +294,7 @@ async function main() {
   fake.script({ status: 201, body: {} });
   for (const u of badUrls) {
     r = warden('publish', 'bundle', p('bundle.json'), ...conn(u));
-    ok(r.status === 2 && r.err.startsWith('warden: --leader: ') && fake.records().length === 0,
+    ok(r.status === 2 && r.err.startsWith('warden: publish: --leader: ') && fake.records().length === 0,
       `20 publish --leader '${u}' -> usage error, exit 2, nothing sent`, show(r));
   }
   r = warden('publish', 'bundle', p('bundle.json'), ...conn(`${fake.url}/`));

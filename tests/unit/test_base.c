@@ -285,6 +285,34 @@ static void t15_clean_text(void **state)
     assert_string_equal(wd_clean_text(NULL, out, sizeof out), "(null)");
 }
 
+static void t16_suggestions_by_edit_distance(void **state)
+{
+    (void)state;
+    assert_int_equal(wd_edit_distance("match", "match"), 0);
+    assert_int_equal(wd_edit_distance("mtach", "match"), 1); /* a swap counts once */
+    assert_int_equal(wd_edit_distance("mach", "match"), 1);
+    assert_int_equal(wd_edit_distance("", "abc"), 3);
+    assert_int_equal(wd_edit_distance("kitten", "sitting"), 3);
+    char longer[66];
+    memset(longer, 'a', 65);
+    longer[65] = '\0';
+    assert_true(wd_edit_distance(longer, "a") == (size_t)-1);
+    assert_int_equal(wd_edit_distance(longer + 1, longer + 2), 1); /* 64 bytes: compared */
+    static const char *const keys[] = {"name", "action", "reason", "match", "limits", NULL};
+    assert_string_equal(wd_suggest("mtach", keys, (size_t)-1), "match");
+    assert_string_equal(wd_suggest("acton", keys, (size_t)-1), "action");
+    assert_string_equal(wd_suggest("limts", keys, (size_t)-1), "limits");
+    assert_string_equal(wd_suggest("reasn", keys, (size_t)-1), "reason");
+    assert_null(wd_suggest("frobnicate", keys, (size_t)-1)); /* distance > 2 */
+    assert_null(wd_suggest("nam", keys, 0));                 /* no names */
+    assert_string_equal(wd_suggest("nam", keys, 1), "name"); /* n bounds the list */
+    assert_null(wd_suggest("ab", keys, (size_t)-1));         /* too short to guess */
+    assert_null(wd_suggest("match", keys, (size_t)-1));      /* itself is no suggestion */
+    /* distance exactly 2 is suggested, 3 is not */
+    assert_string_equal(wd_suggest("nmaex", keys, (size_t)-1), "name");
+    assert_null(wd_suggest("nmaexy", keys, (size_t)-1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +331,7 @@ int main(void)
         cmocka_unit_test(t13_ids_at_limit_and_past_it),
         cmocka_unit_test(t14_semver),
         cmocka_unit_test(t15_clean_text),
+        cmocka_unit_test(t16_suggestions_by_edit_distance),
     };
     return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }

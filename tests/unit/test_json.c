@@ -340,7 +340,7 @@ static void t15_check_rejects_unknown_field_with_path(void **state)
     assert_int_equal(check_text("{\"keyid\":\"k\",\"sig\":\"s\",\"Sig\":\"t\"}", "signatures[3]",
                                 sig_fields, 2, &e),
                      WD_E_UNKNOWN_FIELD);
-    assert_string_equal(e.msg, "signatures[3].Sig: unknown field");
+    assert_string_equal(e.msg, "signatures[3].Sig: unknown field (did you mean 'sig'?)");
     /* a hostile key is cleaned before it reaches the message */
     assert_int_equal(check_text("{\"keyid\":\"k\",\"sig\":\"s\",\"a\\u001b[2Jb\\u00e9\":1}", "",
                                 sig_fields, 2, &e),

@@ -756,6 +756,16 @@ static void t11_the_built_in_policy_decides_as_documented(void **state)
          "local-stdio-runtimes"},
         {"{'name':'n','command':['node'],'env':{'NODE_OPTIONS':'--require x'}}", DENY,
          "local-stdio-runtimes"},
+        /* inline code, in the first argument or the second after an option */
+        {"{'name':'n','command':['node','-e','1']}", DENY, "no-inline-code-eval"},
+        {"{'name':'n','command':['/usr/bin/node','--no-warnings','-e','1']}", DENY,
+         "no-inline-code-eval-2"},
+        {"{'name':'n','command':['node','--print','1']}", DENY, "no-inline-code-print-long"},
+        {"{'name':'n','command':['python3','-c','1']}", DENY, "no-inline-code-python"},
+        {"{'name':'n','command':['python3','-Ic','1']}", DENY, "no-inline-code-python-flags"},
+        {"{'name':'n','command':['deno','eval','1']}", DENY, "no-inline-code-deno"},
+        {"{'name':'n','command':['node','server.js','-e']}", ALLOW, "local-stdio-runtimes"},
+        {"{'name':'n','command':['python3','-m','srv','-c','x']}", ALLOW, "local-stdio-runtimes"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         wd_runconfig *rc = rc_from(c[i].rc);

@@ -28,18 +28,18 @@ static const bad cases[] = {
     /* 1: unknown keys, at every depth */
     {"version: 1\nservers:\n  rules:\n    - {name: a, action: allow}\n    - {name: b, action: allow}\n"
      "    - {name: c, action: allow, mtach: {}}\n",
-     WD_E_INVALID_POLICY, "servers.rules[2].mtach: unknown key"},
+     WD_E_INVALID_POLICY, "servers.rules[2].mtach: unknown key (did you mean 'match'?)"},
     {"version: 1\nfrobnicate: true\n", WD_E_INVALID_POLICY, "frobnicate: unknown key"},
     {"version: 1\nconductor: {url: x}\n", WD_E_INVALID_POLICY, "conductor: unknown key"},
     {"version: 1\nservers: {rules: [], defualt: deny}\n", WD_E_INVALID_POLICY,
-     "servers.defualt: unknown key"},
+     "servers.defualt: unknown key (did you mean 'default'?)"},
     /* 5 */
     {"version: 1\npermission_profiles:\n  p:\n    network: {allow_hostz: [a]}\n", WD_E_INVALID_POLICY,
-     "permission_profiles.p.network.allow_hostz: unknown key"},
+     "permission_profiles.p.network.allow_hostz: unknown key (did you mean 'allow_hosts'?)"},
     {"version: 1\nmcp_tool_policy:\n  rules:\n    - {name: t, action: deny, args: [{key: k, regexp: x}]}\n",
-     WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].args[0].regexp: unknown key"},
+     WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].args[0].regexp: unknown key (did you mean 'regex'?)"},
     {"version: 1\nservers:\n  rules:\n    - {name: a, action: allow, match: {names: [x]}}\n",
-     WD_E_INVALID_POLICY, "servers.rules[0].match.names: unknown key"},
+     WD_E_INVALID_POLICY, "servers.rules[0].match.names: unknown key (did you mean 'name'?)"},
     {"version: 1\nmcp_tool_policy:\n  rules:\n    - {name: t, action: deny, match: {}}\n",
      WD_E_INVALID_POLICY, "mcp_tool_policy.rules[0].match: unknown key"},
     /* wrong types */
@@ -354,6 +354,46 @@ static void t10_load_file_reports_io_and_size(void **state)
     remove(path);
 }
 
+static void t11_named_load_gives_file_line_and_column(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *name;
+        wd_code code;
+        const char *msg;
+    } c[] = {
+        {"version: 1\nservers:\n  rules:\n    - name: a\n      action: allow\n      mtach: {}\n",
+         "p.yaml", WD_E_INVALID_POLICY,
+         "p.yaml:6:7: servers.rules[0].mtach: unknown key (did you mean 'match'?)"},
+        {"version: 1\nservers: {rules: [{name: a, action: allow, match: {name: [x, 3]}}]}\n",
+         "p.yaml", WD_E_INVALID_POLICY,
+         "p.yaml:2:62: servers.rules[0].match.name[1]: expected a string"},
+        {"mode: enforce\n", NULL, WD_E_INVALID_POLICY, "policy:1:1: version: missing required key"},
+        {"- 1\n", "p.yaml", WD_E_INVALID_POLICY, "p.yaml: policy document: expected a mapping"},
+        {"a: 1\na: 2\n", "p.yaml", WD_E_DUPLICATE_KEY,
+         "p.yaml: YAML line 2, column 1: duplicate mapping key 'a'"},
+        {"version: 1\nfrob\x01: 1\n", "p\x1b.yaml", WD_E_MALFORMED, NULL},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        wd_policy *p = (wd_policy *)&p;
+        wd_err e;
+        wd_code rc = wd_policy_load_named((const unsigned char *)c[i].yaml, strlen(c[i].yaml),
+                                          c[i].name, &p, &e);
+        if (rc != c[i].code || (c[i].msg != NULL && strcmp(e.msg, c[i].msg) != 0))
+            fail_msg("case %zu: got %s '%s'", i + 1, wd_code_name(rc), e.msg);
+        assert_null(p);
+        for (const char *q = e.msg; *q; q++) /* names are cleaned like everything else */
+            assert_true(*q >= 0x20 && *q < 0x7f);
+    }
+    const char *ok = "version: 1\n";
+    wd_policy *p = NULL;
+    wd_err e;
+    assert_int_equal(wd_policy_load_named((const unsigned char *)ok, strlen(ok), "x", &p, &e),
+                     WD_OK);
+    wd_policy_unref(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +407,7 @@ int main(void)
         cmocka_unit_test(t08_document_size_at_and_past_the_limit),
         cmocka_unit_test(t09_validate_doc_is_pure_and_agrees_with_load),
         cmocka_unit_test(t10_load_file_reports_io_and_size),
+        cmocka_unit_test(t11_named_load_gives_file_line_and_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

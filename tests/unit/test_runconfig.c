@@ -120,7 +120,7 @@ typedef struct bad {
 } bad;
 
 static const bad cases[] = {
-    /* 1 */ {"{'name':'a','command':['x'],'nmae':'b'}", WD_E_UNKNOWN_FIELD, "nmae: unknown field"},
+    /* 1 */ {"{'name':'a','command':['x'],'nmae':'b'}", WD_E_UNKNOWN_FIELD, "nmae: unknown field (did you mean 'name'?)"},
     {"{'command':['x']}", WD_E_MALFORMED, "name: missing required field"},
     {"{'name':3,'command':['x']}", WD_E_MALFORMED, "name: expected string"},
     {"{'name':'a b','command':['x']}", WD_E_MALFORMED, "name: not an id"},
@@ -144,7 +144,7 @@ static const bad cases[] = {
      "permission_profile: not an id"},
     /* 16 */
     {"{'name':'a','command':['x'],'permission_profile':{'nettwork':'none'}}", WD_E_UNKNOWN_FIELD,
-     "permission_profile.nettwork: unknown field"},
+     "permission_profile.nettwork: unknown field (did you mean 'network'?)"},
     {"{'name':'a','command':['x'],'permission_profile':{'read':['srv/**']}}", WD_E_MALFORMED,
      "permission_profile.read[0]: not an absolute path without '.', '..' or empty segments"},
     {"{'name':'a','command':['x'],'permission_profile':{'write':['/a/../b']}}", WD_E_MALFORMED,

@@ -585,6 +585,91 @@ static void t19_loads_a_policy_document(void **state)
     json_decref(v);
 }
 
+static void expect_at(const wd_yaml_marks *m, const json_t *root, const char *path, size_t line,
+                      size_t col)
+{
+    size_t l = 0, c = 0;
+    assert_true(wd_yaml_marks_find(m, root, path, &l, &c));
+    if (l != line || c != col)
+        fail_msg("%s: got %zu:%zu, want %zu:%zu", path, l, c, line, col);
+}
+
+static void t20_marks_give_line_and_column_of_a_path(void **state)
+{
+    (void)state;
+    const char *y = "version: 1\n"                                 /* 1 */
+                    "servers:\n"                                   /* 2 */
+                    "  rules:\n"                                   /* 3 */
+                    "    - {name: a, action: allow}\n"             /* 4 */
+                    "    - name: b\n"                              /* 5 */
+                    "      mtach: {name: [x, \"y\"]}\n"            /* 6 */
+                    "  base: &b {k.x: [1, 2]}\n"                   /* 7 */
+                    "  other: *b\n";                               /* 8 */
+    json_t *v = NULL;
+    wd_yaml_marks *m = NULL;
+    wd_err e;
+    assert_int_equal(wd_yaml_load_marked((const unsigned char *)y, strlen(y), &v, &m, &e), WD_OK);
+    assert_non_null(m);
+    expect_at(m, v, "version", 1, 1);
+    expect_at(m, v, "servers.rules", 3, 3);
+    expect_at(m, v, "servers.rules[0]", 4, 7);
+    expect_at(m, v, "servers.rules[0].action", 4, 17);
+    expect_at(m, v, "servers.rules[1].mtach", 6, 7);
+    expect_at(m, v, "servers.rules[1].mtach.name[1]", 6, 25);
+    /* a key holding a '.' is found whole */
+    expect_at(m, v, "servers.base.k.x[1]", 7, 22);
+    /* through an alias: the position of what it names */
+    expect_at(m, v, "servers.other.k.x[0]", 7, 19);
+    /* a path that leaves the tree: the deepest node reached */
+    expect_at(m, v, "servers.rules[1].action", 5, 7);
+    expect_at(m, v, "servers.rules[9].name", 3, 3);
+    expect_at(m, v, "nothing", 1, 1);
+    assert_false(wd_yaml_marks_find(NULL, v, "version", &(size_t){0}, &(size_t){0}));
+    wd_yaml_marks_free(m);
+    json_decref(v);
+}
+
+static void t21_marked_load_keeps_the_limits_and_codes(void **state)
+{
+    (void)state;
+    json_t *v = (json_t *)&v;
+    wd_yaml_marks *m = (wd_yaml_marks *)&m;
+    wd_err e;
+    const char *dup = "a: 1\na: 2\n";
+    assert_int_equal(wd_yaml_load_marked((const unsigned char *)dup, strlen(dup), &v, &m, &e),
+                     WD_E_DUPLICATE_KEY);
+    assert_null(v);
+    assert_null(m);
+    /* at the node limit and one past it, as the plain loader */
+    size_t n = WD_MAX_POLICY_NODES - 1; /* the list itself is one node */
+    char *buf = malloc(n * 4 + 8);
+    assert_non_null(buf);
+    size_t k = 0;
+    buf[k++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        buf[k++] = '1';
+        buf[k++] = ',';
+    }
+    buf[k - 1] = ']';
+    assert_int_equal(wd_yaml_load_marked((const unsigned char *)buf, k, &v, &m, &e), WD_OK);
+    size_t l = 0, c = 0;
+    char path[32];
+    snprintf(path, sizeof path, "[%zu]", n - 1);
+    assert_true(wd_yaml_marks_find(m, v, path, &l, &c));
+    assert_int_equal(l, 1);
+    assert_int_equal(c, 2 * (n - 1) + 2);
+    wd_yaml_marks_free(m);
+    json_decref(v);
+    buf[k - 1] = ',';
+    buf[k++] = '1';
+    buf[k++] = ']';
+    assert_int_equal(wd_yaml_load_marked((const unsigned char *)buf, k, &v, &m, &e),
+                     WD_E_OVERSIZED);
+    assert_null(v);
+    assert_null(m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +692,8 @@ int main(void)
         cmocka_unit_test(t17_rejects_numbers_json_cannot_hold),
         cmocka_unit_test(t18_messages_are_clean),
         cmocka_unit_test(t19_loads_a_policy_document),
+        cmocka_unit_test(t20_marks_give_line_and_column_of_a_path),
+        cmocka_unit_test(t21_marked_load_keeps_the_limits_and_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

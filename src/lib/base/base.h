@@ -55,4 +55,19 @@ int wd_semver_cmp(const unsigned a[3], const unsigned b[3]);
  * (returns "(null)"). Returns out. */
 char *wd_clean_text(const char *s, char *out, size_t outsz);
 
+/* ---- suggestions ---- */
+
+/* Largest edit distance at which wd_suggest proposes a name. */
+#define WD_SUGGEST_MAX_DISTANCE 2
+
+/* Edit distance between a and b (insertions, deletions, substitutions and swaps of neighbours
+ * each count 1); (size_t)-1 when either is longer than 64 bytes. Allocates nothing. */
+size_t wd_edit_distance(const char *a, const char *b);
+
+/* The first of names[0..n) (stopping early at a NULL entry) closest to word within
+ * WD_SUGGEST_MAX_DISTANCE, for "did you mean 'x'?"; NULL when none is that close, when word is
+ * itself a name, or when word is so short that any guess would be one. The result is one of
+ * names. */
+const char *wd_suggest(const char *word, const char *const *names, size_t n);
+
 #endif

@@ -206,9 +206,18 @@ wd_code wd_json_check(const json_t *v, const char *path, const wd_jfield *fields
         bool known = false;
         for (size_t i = 0; i < n && !known; i++)
             known = fields[i].name != NULL && strcmp(fields[i].name, key) == 0;
-        if (!known)
-            return wd_err_set(e, WD_E_UNKNOWN_FIELD, "%s: unknown field",
-                              wd_path_key(p, sizeof p, path, key));
+        if (!known) {
+            const char *names[64];
+            size_t nn = 0;
+            for (size_t i = 0; i < n && nn < sizeof names / sizeof names[0]; i++)
+                if (fields[i].name != NULL)
+                    names[nn++] = fields[i].name;
+            const char *near = wd_suggest(key, names, nn);
+            return wd_err_set(e, WD_E_UNKNOWN_FIELD, "%s: unknown field%s%s%s",
+                              wd_path_key(p, sizeof p, path, key),
+                              near ? " (did you mean '" : "", near ? near : "",
+                              near ? "'?)" : "");
+        }
     }
     /* Then presence and type, in schema order. */
     for (size_t i = 0; i < n; i++) {

@@ -27,6 +27,8 @@ typedef struct frame {
     size_t start_nodes; /* node total before this container was counted */
     size_t height;      /* 1 + the height of its tallest child so far */
     char *anchor;       /* its anchor name, or NULL (owned) */
+    yaml_mark_t start;  /* where it starts */
+    yaml_mark_t key_at; /* mapping: where the waiting key starts */
 } frame;
 
 /* A completed anchored node. */
@@ -46,7 +48,22 @@ typedef struct ctx {
     json_t *root;
     int documents;
     wd_err *e;
+    wd_yaml_marks *marks; /* NULL: positions are not recorded */
 } ctx;
+
+/* Where one value was placed: the child at position pos of parent (NULL: the root), with the
+ * positions of its key (mappings) and of the value itself, 0-based as libyaml gives them. */
+typedef struct mark_rec {
+    const json_t *parent;
+    size_t pos;
+    size_t key_line, key_col;
+    size_t line, col;
+} mark_rec;
+
+struct wd_yaml_marks {
+    mark_rec *recs;
+    size_t n, cap;
+};
 
 /* ---- messages ---- */
 
@@ -250,12 +267,37 @@ static bool expecting_key(const ctx *c)
     return c->depth > 0 && c->stack[c->depth - 1].is_map && c->stack[c->depth - 1].key == NULL;
 }
 
-/* Place v (reference taken over) of the given height as the next value. */
+/* Record where the value placed at position pos of parent starts (and its key, when key is not
+ * NULL). Bounded: every record is a placed node, and nodes are counted against the limit. */
+static wd_code note(ctx *c, const json_t *parent, size_t pos, const yaml_mark_t *key,
+                    const yaml_mark_t *m)
+{
+    wd_yaml_marks *t = c->marks;
+    if (t == NULL)
+        return WD_OK;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        if (cap > WD_MAX_POLICY_NODES + 1)
+            cap = WD_MAX_POLICY_NODES + 1;
+        if (cap <= t->n) /* cannot happen: every record is a counted node */
+            return wd_err_set(c->e, WD_E_INTERNAL, "YAML: position table full");
+        mark_rec *r = realloc(t->recs, cap * sizeof *r);
+        if (r == NULL)
+            return no_memory(c);
+        t->recs = r;
+        t->cap = cap;
+    }
+    const yaml_mark_t *k = key ? key : m;
+    t->recs[t->n++] = (mark_rec){parent, pos, k->line, k->column, m->line, m->column};
+    return WD_OK;
+}
+
+/* Place v (reference taken over) of the given height as the next value; m is where it starts. */
 static wd_code place(ctx *c, const yaml_mark_t *m, json_t *v, size_t height)
 {
     if (c->depth == 0) {
         c->root = v;
-        return WD_OK;
+        return note(c, NULL, 0, NULL, m);
     }
     frame *f = &c->stack[c->depth - 1];
     if (height + 1 > f->height)
@@ -264,9 +306,13 @@ static wd_code place(ctx *c, const yaml_mark_t *m, json_t *v, size_t height)
         int rc = json_object_set_new_nocheck(f->node, json_string_value(f->key), v);
         json_decref(f->key);
         f->key = NULL;
-        return rc == 0 ? WD_OK : no_memory(c);
+        if (rc != 0)
+            return no_memory(c);
+        return note(c, f->node, json_object_size(f->node) - 1, &f->key_at, m);
     }
-    return json_array_append_new(f->node, v) == 0 ? WD_OK : no_memory(c);
+    if (json_array_append_new(f->node, v) != 0)
+        return no_memory(c);
+    return note(c, f->node, json_array_size(f->node) - 1, NULL, m);
 }
 
 static wd_code add_anchor(ctx *c, const char *name, json_t *v, size_t nodes, size_t height)
@@ -320,6 +366,7 @@ static wd_code on_scalar(ctx *c, const yaml_event_t *ev)
             return at(c, m, WD_E_DUPLICATE_KEY, "duplicate mapping key", s);
         }
         f->key = key;
+        f->key_at = *m;
         if (anchor_name != NULL) {
             json_t *v = NULL;
             r = plain ? resolve_plain(c, m, s, n, &v) : make_string(c, m, s, n, &v);
@@ -387,7 +434,7 @@ static wd_code on_start(ctx *c, const yaml_event_t *ev, bool is_map)
         free(name);
         return no_memory(c);
     }
-    c->stack[c->depth++] = (frame){node, is_map, NULL, before, 1, name};
+    c->stack[c->depth++] = (frame){node, is_map, NULL, before, 1, name, *m, *m};
     return WD_OK;
 }
 
@@ -405,7 +452,7 @@ static wd_code on_end(ctx *c, const yaml_event_t *ev)
         json_decref(f.node);
         return r;
     }
-    return place(c, &ev->start_mark, f.node, f.height);
+    return place(c, &f.start, f.node, f.height);
 }
 
 static wd_code on_event(ctx *c, const yaml_event_t *ev)
@@ -453,7 +500,8 @@ static void ctx_free(ctx *c)
     json_decref(c->root);
 }
 
-wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err *e)
+static wd_code load(const unsigned char *buf, size_t len, json_t **out, wd_yaml_marks *marks,
+                    wd_err *e)
 {
     if (out == NULL)
         return wd_err_set(e, WD_E_INTERNAL, "YAML: no output given");
@@ -478,6 +526,7 @@ wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err 
     if (c == NULL)
         return wd_err_set(e, WD_E_NOMEM, "YAML: out of memory");
     c->e = e;
+    c->marks = marks;
     c->anchor_index = json_object();
     yaml_parser_t p;
     if (c->anchor_index == NULL || !yaml_parser_initialize(&p)) {
@@ -511,4 +560,112 @@ wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err 
     ctx_free(c);
     free(c);
     return r;
+}
+
+wd_code wd_yaml_load(const unsigned char *buf, size_t len, json_t **out, wd_err *e)
+{
+    return load(buf, len, out, NULL, e);
+}
+
+void wd_yaml_marks_free(wd_yaml_marks *m)
+{
+    if (m == NULL)
+        return;
+    free(m->recs);
+    free(m);
+}
+
+wd_code wd_yaml_load_marked(const unsigned char *buf, size_t len, json_t **out,
+                            wd_yaml_marks **marks, wd_err *e)
+{
+    if (marks == NULL)
+        return wd_err_set(e, WD_E_INTERNAL, "YAML: no position table given");
+    *marks = NULL;
+    wd_yaml_marks *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return wd_err_set(e, WD_E_NOMEM, "YAML: out of memory");
+    }
+    wd_code r = load(buf, len, out, m, e);
+    if (r != WD_OK) {
+        wd_yaml_marks_free(m);
+        return r;
+    }
+    *marks = m;
+    return WD_OK;
+}
+
+static const mark_rec *find_rec(const wd_yaml_marks *m, const json_t *parent, size_t pos)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->recs[i].parent == parent && m->recs[i].pos == pos)
+            return &m->recs[i];
+    return NULL;
+}
+
+bool wd_yaml_marks_find(const wd_yaml_marks *m, const json_t *root, const char *path,
+                        size_t *line, size_t *col)
+{
+    if (m == NULL || root == NULL || path == NULL)
+        return false;
+    const mark_rec *at = find_rec(m, NULL, 0);
+    if (at == NULL)
+        return false;
+    size_t l = at->line, c = at->col;
+    const json_t *cur = root;
+    const char *p = path;
+    bool first = true;
+    while (*p != '\0') {
+        if (*p == '[') {
+            char *end = NULL;
+            unsigned long long i = strtoull(p + 1, &end, 10);
+            if (end == p + 1 || *end != ']' || !json_is_array(cur) ||
+                i >= json_array_size(cur))
+                break;
+            const mark_rec *r = find_rec(m, cur, (size_t)i);
+            if (r == NULL)
+                break;
+            l = r->line;
+            c = r->col;
+            cur = json_array_get(cur, (size_t)i);
+            p = end + 1;
+        } else {
+            if (!first) {
+                if (*p != '.')
+                    break;
+                p++;
+            }
+            if (!json_is_object(cur))
+                break;
+            /* the longest key that the path continues with (keys may hold '.' or '[') */
+            const char *k, *best = NULL;
+            size_t best_len = 0, best_pos = 0, pos = 0;
+            json_t *v, *best_v = NULL;
+            json_object_foreach((json_t *)cur, k, v) {
+                size_t kl = strlen(k);
+                if (kl >= best_len && strncmp(p, k, kl) == 0 &&
+                    (p[kl] == '\0' || p[kl] == '.' || p[kl] == '[')) {
+                    best = k;
+                    best_len = kl;
+                    best_pos = pos;
+                    best_v = v;
+                }
+                pos++;
+            }
+            if (best == NULL)
+                break;
+            const mark_rec *r = find_rec(m, cur, best_pos);
+            if (r == NULL)
+                break;
+            l = r->key_line;
+            c = r->key_col;
+            cur = best_v;
+            p += best_len;
+        }
+        first = false;
+    }
+    *line = l + 1;
+    *col = c + 1;
+    return true;
 }

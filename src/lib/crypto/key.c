@@ -551,10 +551,6 @@ static wd_code load(const char *path, enum want want, wd_key **out, wd_err *e)
         close(fd);
         return wd_err_set(e, WD_E_IO, "%s: not a regular file", name);
     }
-    if (want == WANT_PRIVATE && (st.st_mode & 077) != 0) {
-        close(fd);
-        return refuse_mode(name, &st, e);
-    }
     if ((uintmax_t)st.st_size > WD_MAX_KEY_FILE) {
         close(fd);
         return wd_err_set(e, WD_E_OVERSIZED, "%s: %jd bytes, larger than the key file limit of %u",
@@ -591,6 +587,24 @@ static wd_code load(const char *path, enum want want, wd_key **out, wd_err *e)
     } else {
         bool priv = want == WANT_PRIVATE;
         rc = WD_OK;
+        if (want == WANT_PRIVATE) {
+            /* Only the PEM labels are looked at before the mode check: a file without a private
+             * key label but with a public one is a public key given where a private key
+             * belongs, and is told so; anything else gets the mode check before a byte of it
+             * is decoded. */
+            if (!has_text(buf, n, "PRIVATE KEY-----") &&
+                has_text(buf, n, "-----BEGIN PUBLIC KEY-----")) {
+                size_t nl = strlen(name);
+                bool dotpub = nl > 4 && strcmp(name + nl - 4, ".pub") == 0;
+                rc = wd_err_set(e, WD_E_MALFORMED,
+                                "%s: this is a public key; a private key (PKCS#8 PEM) is needed "
+                                "here%s%.*s%s",
+                                name, dotpub ? " (perhaps " : "", dotpub ? (int)(nl - 4) : 0,
+                                name, dotpub ? ")" : "");
+            }
+            else if ((st.st_mode & 077) != 0)
+                rc = refuse_mode(name, &st, e);
+        }
         if (want == WANT_ANY) {
             /* Decide by the PEM label; a private key of any label gets the mode check. */
             if (has_text(buf, n, "PRIVATE KEY-----"))

@@ -549,8 +549,14 @@ static bool compile_all(cc *c, const json_t *doc)
 
 wd_code wd_policy_compile_doc(const json_t *doc, wd_policy **out, wd_err *e)
 {
+    return wd_policy_compile_doc_at(doc, out, NULL, 0, e);
+}
+
+wd_code wd_policy_compile_doc_at(const json_t *doc, wd_policy **out, char *path, size_t cap,
+                                 wd_err *e)
+{
     *out = NULL;
-    wd_code rc = wd_policy_validate_doc(doc, e);
+    wd_code rc = wd_policy_validate_doc_at(doc, path, cap, e);
     if (rc != WD_OK)
         return rc;
     wd_policy *p = calloc(1, sizeof *p);

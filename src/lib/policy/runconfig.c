@@ -354,6 +354,11 @@ wd_code wd_runconfig_load_file(const char *path, wd_runconfig **out, wd_err *e)
     if (r != WD_OK)
         return r;
     r = wd_runconfig_decode(buf, len, out, e);
+    if (r != WD_OK && r != WD_E_NOMEM) {
+        char shown[256];
+        wd_clean_text(strcmp(path, "-") == 0 ? "<stdin>" : path, shown, sizeof shown);
+        wd_err_prefix(e, r, "%s", shown);
+    }
     OPENSSL_cleanse(buf, len);
     free(buf);
     return r;

@@ -13,8 +13,16 @@
 #define PATH_MAX_LEN 400
 
 typedef struct vctx {
-    bool request; /* RunConfig inline profile: JSON rejection codes */
+    bool request;  /* RunConfig inline profile: JSON rejection codes */
+    char *errpath; /* when not NULL: receives the path of the first error */
+    size_t errcap;
 } vctx;
+
+static void keep_path(const vctx *c, const char *path)
+{
+    if (c->errpath != NULL && c->errcap > 0)
+        snprintf(c->errpath, c->errcap, "%s", path);
+}
 
 static wd_code bad(const vctx *c, wd_err *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -26,14 +34,23 @@ static wd_code bad(const vctx *c, wd_err *e, const char *path, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    keep_path(c, path);
     return wd_err_set(e, c->request ? WD_E_MALFORMED : WD_E_INVALID_POLICY, "%s: %s", path, msg);
 }
 
-static wd_code unknown(const vctx *c, wd_err *e, const char *path)
+/* The key at path is not among names (NULL-terminated): say so, with the closest name when
+ * one is within a small edit distance. */
+static wd_code unknown(const vctx *c, wd_err *e, const char *path, const char *key,
+                       const char *const *names)
 {
+    char hint[96] = "";
+    const char *near = wd_suggest(key, names, (size_t)-1);
+    if (near != NULL)
+        snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+    keep_path(c, path);
     if (c->request)
-        return wd_err_set(e, WD_E_UNKNOWN_FIELD, "%s: unknown field", path);
-    return wd_err_set(e, WD_E_INVALID_POLICY, "%s: unknown key", path);
+        return wd_err_set(e, WD_E_UNKNOWN_FIELD, "%s: unknown field%s", path, hint);
+    return wd_err_set(e, WD_E_INVALID_POLICY, "%s: unknown key%s", path, hint);
 }
 
 static const char *key_word(const vctx *c) { return c->request ? "field" : "key"; }
@@ -75,7 +92,7 @@ static wd_code known_keys(const vctx *c, const json_t *obj, const char *path,
     json_object_foreach((json_t *)obj, k, v) {
         if (!in_list(k, names)) {
             path_key(p, path, k);
-            return unknown(c, e, p);
+            return unknown(c, e, p, k, names);
         }
     }
     return WD_OK;
@@ -201,6 +218,8 @@ static wd_code check_labels(const vctx *c, const json_t *v, const char *path, wd
 
 /* ---- permission profiles ---- */
 
+static wd_code profile_check(const vctx *c, const json_t *v, const char *path, wd_err *e);
+
 static wd_code check_network(const vctx *c, const json_t *v, const char *path, wd_err *e)
 {
     if (json_is_string(v)) {
@@ -240,7 +259,13 @@ static wd_code check_network(const vctx *c, const json_t *v, const char *path, w
 
 wd_code wd_profile_check(const json_t *v, const char *path, bool request, wd_err *e)
 {
-    vctx c = {request};
+    vctx c = {request, NULL, 0};
+    return profile_check(&c, v, path, e);
+}
+
+static wd_code profile_check(const vctx *cx, const json_t *v, const char *path, wd_err *e)
+{
+    vctx c = *cx;
     if (!json_is_object(v))
         return bad(&c, e, path, "expected a mapping");
     static const char *const keys[] = {"network", "read", "write", "env", "privileged", NULL};
@@ -251,7 +276,7 @@ wd_code wd_profile_check(const json_t *v, const char *path, bool request, wd_err
         path_key(p, path, k);
         wd_code rc = WD_OK;
         if (!in_list(k, keys))
-            rc = unknown(&c, e, p);
+            rc = unknown(&c, e, p, k, keys);
         else if (strcmp(k, "network") == 0)
             rc = check_network(&c, x, p, e);
         else if (strcmp(k, "privileged") == 0)
@@ -259,7 +284,7 @@ wd_code wd_profile_check(const json_t *v, const char *path, bool request, wd_err
         else if (strcmp(k, "env") == 0)
             rc = check_glob_list(&c, x, p, true, false, false, e);
         else /* read, write */
-            rc = check_glob_list(&c, x, p, true, false, request, e);
+            rc = check_glob_list(&c, x, p, true, false, c.request, e);
         if (rc != WD_OK)
             return rc;
     }
@@ -277,7 +302,7 @@ static wd_code check_profiles(const vctx *c, const json_t *v, const char *path, 
         path_key(p, path, k);
         if (!wd_id_valid(k))
             return bad(c, e, p, "profile name is not an id");
-        wd_code rc = wd_profile_check(x, p, false, e);
+        wd_code rc = profile_check(c, x, p, e);
         if (rc != WD_OK)
             return rc;
     }
@@ -313,7 +338,7 @@ static wd_code check_match(const vctx *c, const json_t *v, const char *path, wd_
         path_key(p, path, k);
         wd_code rc;
         if (!in_list(k, keys)) {
-            rc = unknown(c, e, p);
+            rc = unknown(c, e, p, k, keys);
         } else if (strcmp(k, "labels") == 0) {
             rc = check_labels(c, x, p, e);
         } else if (strcmp(k, "transport") == 0) {
@@ -516,7 +541,13 @@ static wd_code check_section(const vctx *c, const json_t *v, const char *path, b
 
 wd_code wd_policy_validate_doc(const json_t *doc, wd_err *e)
 {
-    vctx c = {false};
+    return wd_policy_validate_doc_at(doc, NULL, 0, e);
+}
+
+wd_code wd_policy_validate_doc_at(const json_t *doc, char *path, size_t cap, wd_err *e)
+{
+    vctx c = {false, path, cap};
+    keep_path(&c, "");
     if (!json_is_object(doc))
         return wd_err_set(e, WD_E_INVALID_POLICY, "policy document: expected a mapping");
     static const char *const keys[] = {"version", "mode", "servers", "permission_profiles",
@@ -530,7 +561,7 @@ wd_code wd_policy_validate_doc(const json_t *doc, wd_err *e)
         path_key(p, "", k);
         wd_code rc;
         if (!in_list(k, keys)) {
-            rc = unknown(&c, e, p);
+            rc = unknown(&c, e, p, k, keys);
         } else if (strcmp(k, "version") == 0) {
             if (!json_is_integer(x))
                 rc = bad(&c, e, p, "expected an integer");
