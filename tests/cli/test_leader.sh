@@ -2,7 +2,9 @@
 # test_leader.sh — the `warden leader` command: help, usage errors naming the flag, the strict
 # --config file (flags win), a key file others can read, the real binary serving its probe
 # listener, a second leader on the same port (exit 1, the exact line), and the drain on
-# SIGTERM (exit 0). The transport itself is tested in test_leader_transport.sh.
+# SIGTERM (exit 0), and the real routes behind the transport: a publish releases a follower's
+# held long poll with the new bundle's exact bytes. The transport itself is tested in
+# test_leader_transport.sh.
 . "$WD_SRCDIR/tests/cli/lib.sh"
 . "$WD_SRCDIR/tests/cli/leader_certs.sh"
 W=$WARDEN
@@ -103,5 +105,55 @@ timeout 20 tail --pid="$LP" -f /dev/null
 wait "$LP"
 check "SIGTERM: warden leader drains and exits 0" test $? -eq 0
 check "the drain is logged" grep -q " info stop detail=drained" "$T/leader.log"
+
+# ---- the real routes behind the transport: publish wakes a held long poll ----
+"$W" key gen "$T/bs" >/dev/null
+"$W" roster add-key "$T/roster.json" --key "$T/bs.pub" --purpose policy-bundle-signing \
+    --sign "$T/root" --out "$T/roster2.json" >/dev/null
+"$W" bundle create --policy "$WD_SRCDIR/examples/default-policy.yaml" --org acme --fleet web \
+    --env prod --version 1 --instances '*' --sign "$T/bs" --out "$T/b1" >/dev/null
+"$W" bundle create --policy "$WD_SRCDIR/examples/default-policy.yaml" --org acme --fleet web \
+    --env prod --version 2 --instances '*' --previous "$T/b1" --sign "$T/bs" --out "$T/b2" >/dev/null
+"$W" leader --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --store "sqlite:$T/e2e.db" \
+    --cert "$P/leader.crt" --key "$P/leader.key" --client-ca "$P/ca.crt" --trust-domain fleet.test \
+    --roster "$T/roster2.json" --pin "$PIN" --log-format text 2>"$T/e2e.log" &
+LP=$!
+PIDS+=("$LP")
+for _ in $(seq 1 100); do
+    grep -q " start " "$T/e2e.log" && break
+    kill -0 "$LP" 2>/dev/null || break
+    sleep 0.1
+done
+PORT=$(sed -n 's/.* start listen=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/e2e.log")
+PPORT=$(sed -n 's/.* probe=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/e2e.log")
+API=https://127.0.0.1:$PORT/api/v1/conductor
+admin() { curl -sS --max-time 30 --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "$@"; }
+follower() { curl -sS --max-time 30 --cacert "$P/ca.crt" --cert "$P/follower.crt" --key "$P/follower.key" "$@"; }
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "wanted: $3" "got: $2"; fi; }
+check_eq "/readyz: 200 once the roster is loaded" "$(curl -s --max-time 10 "http://127.0.0.1:$PPORT/readyz")" ready
+check_eq "publish bundle 1 through warden leader: 201" \
+    "$(admin -X PUT --data-binary @"$T/b1" -o /dev/null -w '%{http_code}' "$API/policy-bundles")" 201
+code=$(follower -D "$T/h1" -o /dev/null -w '%{http_code}' "$API/policy/latest")
+check_eq "the follower gets it: 200" "$code" 200
+ETAG=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' "$T/h1")
+follower -H "If-None-Match: $ETAG" -H 'Prefer: wait=60' -D "$T/h2" -o "$T/b2.got" \
+    -w '%{http_code}' "$API/policy/latest" >"$T/code2" &
+FP=$!
+held=1
+for _ in $(seq 1 100); do
+    [ "$(curl -s --max-time 5 "http://127.0.0.1:$PPORT/metrics" | awk '$1 == "warden_leader_held_polls" { print $2 }')" = 1 ] && { held=0; break; }
+    sleep 0.1
+done
+check "the follower's long poll is held" test $held -eq 0
+check_eq "publish bundle 2: 201" \
+    "$(admin -X PUT --data-binary @"$T/b2" -o /dev/null -w '%{http_code}' "$API/policy-bundles")" 201
+wait "$FP"
+check_eq "the publish releases the held poll: 200" "$(cat "$T/code2")" 200
+check "... with bundle 2's exact bytes" cmp -s "$T/b2.got" "$T/b2"
+check "... and Preference-Applied: wait=60" grep -qi '^Preference-Applied: wait=60' "$T/h2"
+kill -TERM "$LP"
+timeout 20 tail --pid="$LP" -f /dev/null
+wait "$LP"
+check "SIGTERM: exit 0" test $? -eq 0
 
 done_testing
