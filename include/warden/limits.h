@@ -37,6 +37,8 @@
 
 /* Key files (PEM) are small; anything larger is not a key. */
 #define WD_MAX_KEY_FILE          (16u * 1024u)
+/* X.509 certificate files (PEM; a CA certificate or a leaf, one certificate). */
+#define WD_MAX_CERT_FILE         (64u * 1024u)
 /* RunConfig JSON files. */
 #define WD_MAX_RUNCONFIG         (64u * 1024u)
 

@@ -30,7 +30,9 @@ typedef struct wd_spiffe_id {
  * trust domain td. WD_E_MALFORMED for any other scheme, shape, an empty or non-id segment,
  * percent-encoding, a query or fragment, a trailing slash, or len > WD_SPIFFE_MAX;
  * WD_E_WRONG_SCOPE when the trust domain differs (compared case-insensitively, as SPIFFE
- * trust domains are lowercase DNS-like names). On error *out is zeroed. */
+ * trust domains are lowercase DNS-like names; the scheme itself must be lowercase "spiffe");
+ * WD_E_USAGE when td is not a valid trust domain name (the caller's mistake). The longest
+ * identity either shape can spell is well under WD_SPIFFE_MAX. On error *out is zeroed. */
 wd_code wd_spiffe_parse(const char *uri, size_t len, const char *td, wd_spiffe_id *out,
                         wd_err *e);
 
