@@ -209,7 +209,9 @@ wd_code wd_bundle_check_content(wd_bundle *b, wd_err *e)
 wd_code wd_bundle_check(wd_bundle *b, const wd_roster *r, const wd_follower *f, int64_t now,
                         unsigned flags, wd_err *e)
 {
-    wd_code c = wd_msg_target_match(&b->scope, &b->audience, r, f, WHAT, e);
+    wd_code c = (flags & WD_MSG_ANY_AUDIENCE)
+                    ? wd_scope_match(&b->scope, r, f, WHAT, e)
+                    : wd_msg_target_match(&b->scope, &b->audience, r, f, WHAT, e);
     if (c == WD_OK)
         c = window_shape(b, e);
     if (c == WD_OK && !(flags & WD_MSG_ACTIVE))

@@ -50,9 +50,9 @@ wd_code wd_bundle_parse(const unsigned char *payload, size_t len, wd_bundle **ou
 wd_code wd_bundle_check_content(wd_bundle *b, wd_err *e);
 
 /* Every semantic check, in order: scope against the roster and the follower (wrong-scope),
- * audience (wrong-audience), window order (malformed), validity at now (not-yet-valid,
- * expired; skipped with WD_MSG_ACTIVE), then wd_bundle_check_content's checks after the window
- * order. r may be NULL only to skip the roster's org. Same ownership as
+ * audience (wrong-audience; skipped with WD_MSG_ANY_AUDIENCE), window order (malformed),
+ * validity at now (not-yet-valid, expired; skipped with WD_MSG_ACTIVE), then
+ * wd_bundle_check_content's checks after the window order. r may be NULL only to skip the roster's org. Same ownership as
  * wd_bundle_check_content. */
 wd_code wd_bundle_check(wd_bundle *b, const wd_roster *r, const wd_follower *f, int64_t now,
                         unsigned flags, wd_err *e);

@@ -102,7 +102,9 @@ wd_code wd_kill_check_content(const wd_kill *k, wd_err *e)
 wd_code wd_kill_check(const wd_kill *k, const wd_roster *r, const wd_follower *f, int64_t now,
                       unsigned flags, wd_err *e)
 {
-    wd_code c = wd_msg_target_match(&k->scope, &k->audience, r, f, WHAT, e);
+    wd_code c = (flags & WD_MSG_ANY_AUDIENCE)
+                    ? wd_scope_match(&k->scope, r, f, WHAT, e)
+                    : wd_msg_target_match(&k->scope, &k->audience, r, f, WHAT, e);
     if (c == WD_OK)
         c = wd_kill_check_content(k, e);
     if (c == WD_OK && !(flags & WD_MSG_ACTIVE))

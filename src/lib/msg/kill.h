@@ -40,7 +40,8 @@ wd_code wd_kill_parse(const unsigned char *payload, size_t len, wd_kill **out, w
  * WD_MAX_KILL_VALIDITY_S (malformed). Pure. */
 wd_code wd_kill_check_content(const wd_kill *k, wd_err *e);
 
-/* Semantic checks, in order: scope (wrong-scope), audience (wrong-audience), window shape
+/* Semantic checks, in order: scope (wrong-scope), audience (wrong-audience; skipped with
+ * WD_MSG_ANY_AUDIENCE), window shape
  * (malformed), validity at now (not-yet-valid, expired; skipped with WD_MSG_ACTIVE). Pure.
  * r may be NULL to skip the roster's org. */
 wd_code wd_kill_check(const wd_kill *k, const wd_roster *r, const wd_follower *f, int64_t now,

@@ -28,6 +28,12 @@
  * expired local metadata as the starting point of an update. */
 #define WD_MSG_ACTIVE 1u
 
+/* Verification flag: the verifier is a publisher (the leader taking a message from an
+ * administrator), not a follower. The scope is still matched against the follower given (the
+ * message's own fleet and environment under the publisher's org), but the audience is not:
+ * a publisher is in no audience, and every audience is the administrator's to choose. */
+#define WD_MSG_ANY_AUDIENCE 2u
+
 /* One label: an id (SPEC §1.1) and a value of at most WD_MAX_LABEL_VALUE bytes. */
 typedef struct wd_label {
     char *key;
