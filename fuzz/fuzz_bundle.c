@@ -83,8 +83,8 @@ static void check_accepted(const wd_bundle *b)
         __builtin_trap();
     wd_bundle_step step;
     wd_err e;
-    wd_code c = wd_bundle_transition(active, b, NULL, 0, roster, &follower, now, &step, NULL, 0,
-                                     &e);
+    wd_code c = wd_bundle_transition(active, 0, b, NULL, 0, roster, &follower, now, &step, NULL,
+                                     NULL, 0, &e);
     if (c == WD_OK) {
         if (b->version < active->version ||
             (b->version == active->version && step != WD_BUNDLE_NOOP))

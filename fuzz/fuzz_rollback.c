@@ -125,8 +125,8 @@ static void as_envelope(const uint8_t *data, size_t size)
                       strcmp(a->current_bundle_hash, active->hash) == 0 &&
                       strcmp(a->target_bundle_hash, older->hash) == 0;
     wd_bundle_step step;
-    wd_code t = wd_bundle_transition(active, older, data, size, roster, &follower, now, &step,
-                                     NULL, 0, &e);
+    wd_code t = wd_bundle_transition(active, 0, older, data, size, roster, &follower, now, &step,
+                                     NULL, NULL, 0, &e);
     if (t == WD_OK ? !(names_pair && step == WD_BUNDLE_ROLLBACK)
                    : (names_pair || t != WD_E_STALE || e.code != t))
         __builtin_trap();

@@ -32,6 +32,9 @@
 #define WD_MAX_KILL_REASON       4096
 #define WD_MAX_KILL_VALIDITY_S   (72 * 3600)
 #define WD_MAX_ROLLBACK_VALIDITY_S (24 * 3600)
+/* Versions (bundle, roster, rollback) and kill counters: integers in 1 .. 2^53 - 1, the range
+ * every JSON reader holds exactly (JavaScript's Number.MAX_SAFE_INTEGER). */
+#define WD_MAX_SAFE_INTEGER      9007199254740991LL
 #define WD_MIN_THRESHOLD         1
 #define WD_MAX_THRESHOLD         7
 

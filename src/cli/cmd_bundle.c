@@ -20,7 +20,7 @@
 static const char usage_group[] =
     "usage: warden bundle <command> [flags]\n"
     "\n"
-    "Signed policy bundles (SPEC §3).\n"
+    "Signed policy bundles.\n"
     "\n"
     "commands:\n"
     "  create    build and sign a bundle from a policy file\n"
@@ -63,25 +63,35 @@ static const char usage_create[] =
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
 
 static const char usage_verify[] =
-    "usage: warden bundle verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
-    "         --instance ID [--label K=V...] [--current BUNDLE] [--rollback AUTH] [--at TIME]\n"
-    "         BUNDLE\n"
+    "usage: warden bundle verify --roster FILE --pin DIGEST [--previous ROSTER...]\n"
+    "         --org ORG --fleet FLEET --env ENV --instance ID [--label K=V...]\n"
+    "         [--current BUNDLE] [--floor N] [--rollback AUTH] [--at TIME] BUNDLE\n"
     "\n"
     "Verify BUNDLE as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
-    "fingerprint, then the bundle's envelope, signatures (policy-bundle-signing threshold),\n"
-    "payload, scope, audience, validity and policy, then the transition from the active\n"
-    "bundle. Prints one summary line and the outcome: accepted, no-op, accepted with versions\n"
-    "skipped, or accepted as an authorized rollback. A rejection prints one line\n"
-    "'rejected (<code>): <detail>' on stderr.\n"
+    "fingerprint (through the --previous rosters, if any), then the bundle's envelope,\n"
+    "signatures (policy-bundle-signing threshold), payload, scope, audience, validity and\n"
+    "policy, then the transition from the active bundle and the floor. Prints one summary\n"
+    "line, the outcome (accepted, no-op, accepted with versions skipped, or accepted as an\n"
+    "authorized rollback), the floor to keep from now on, and the roster used. A rejection\n"
+    "prints one line 'rejected (<code>): <detail>' on stderr.\n"
     "\n"
-    "  --roster FILE      trust roster envelope\n"
-    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    "The floor is the highest bundle version ever applied. A bundle that is not the active\n"
+    "one and whose version is at or below the floor is stale, except an authorized rollback:\n"
+    "after a rollback from version 42 to 40, versions 41 and 42 stay refused and the way\n"
+    "forward is 43. Versions are integers in 1 .. 2^53-1.\n"
+    "\n"
+    "What is trusted is the newest roster of the chain, --roster: give the newest you hold.\n"
+    "An older roster, in which a key revoked since is still active, is your choice to make.\n"
+    "\n"
+    MSGCLI_VERIFY_ROSTER_HELP
     "  --org ORG          this follower's org_id\n"
     "  --fleet FLEET      this follower's fleet_id\n"
     "  --env ENV          this follower's environment\n"
     "  --instance ID      this follower's instance id\n"
     "  --label K=V        one of this follower's labels (repeatable)\n"
     "  --current BUNDLE   the active bundle (verified too, except its validity window)\n"
+    "  --floor N          the highest bundle version this follower ever applied (0 .. 2^53-1;\n"
+    "                     default 0, or the --current bundle's version when higher)\n"
     "  --rollback AUTH    rollback authorization, needed to accept a lower version\n"
     "  --at TIME          evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
     "  -h, --help         show this help\n"
@@ -101,19 +111,6 @@ static const char usage_inspect[] =
     "Exit codes: 0 shown, 1 operational error, 2 usage error, 3 rejected.\n";
 
 /* ---- shared helpers ---- */
-
-static bool parse_count(const char *s, long long *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == NULL || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
 
 static wd_code verify_bundle(const unsigned char *buf, size_t len, const msgcli_verify *o,
                              unsigned flags, void **out, wd_err *e)
@@ -208,9 +205,10 @@ static int do_create(int argc, char **argv)
         return cli_usage_error(usage_create, "at least one --sign KEY is required");
     if (previous && previous_hash)
         return cli_usage_error(usage_create, "give at most one of --previous and --previous-hash");
-    long long ver;
-    if (!parse_count(version, &ver))
-        return cli_usage_error(usage_create, "--version: '%s' is not an integer", version);
+    int64_t ver;
+    if (!msgcli_parse_int(version, 1, WD_MAX_SAFE_INTEGER, &ver))
+        return cli_usage_error(usage_create, "--version: '%s' is not an integer in 1 .. %lld",
+                               version, (long long)WD_MAX_SAFE_INTEGER);
     int64_t ttl, now = wd_now(), nb = now;
     wd_err e;
     wd_err_clear(&e);
@@ -252,7 +250,7 @@ static int do_create(int argc, char **argv)
         if (pb->version >= ver) {
             rc = cli_usage_error(usage_create,
                                  "--previous is version %lld, not lower than --version %lld",
-                                 (long long)pb->version, ver);
+                                 (long long)pb->version, (long long)ver);
             wd_bundle_free(pb);
             goto done;
         }
@@ -267,12 +265,12 @@ static int do_create(int argc, char **argv)
         }
     }
     if (id == NULL) {
-        snprintf(idbuf, sizeof idbuf, "b-%lld", ver);
+        snprintf(idbuf, sizeof idbuf, "b-%lld", (long long)ver);
         id = idbuf;
     }
     spec.bundle_id = (char *)id;
     msgcli_scope(&o, &spec.scope);
-    spec.version = (int64_t)ver;
+    spec.version = ver;
     spec.not_before = nb;
     spec.created_at = nb < now ? nb : now;
     spec.expires_at = until;
@@ -303,7 +301,7 @@ static int do_create(int argc, char **argv)
         if (c != WD_OK)
             goto report;
     }
-    printf("bundle %s version %lld %s written to %s\n", id, ver, hash, o.out);
+    printf("bundle %s version %lld %s written to %s\n", id, (long long)ver, hash, o.out);
     goto done;
 report:
     rc = cli_report(&e);
@@ -324,13 +322,14 @@ static int do_verify(int argc, char **argv)
     static const struct option opts[] = {
         MSGCLI_VERIFY_OPTS,
         {"current", required_argument, NULL, 'c'},
+        {"floor", required_argument, NULL, 'F'},
         {"rollback", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     msgcli_verify o;
     memset(&o, 0, sizeof o);
-    const char *current = NULL, *rollback = NULL;
+    const char *current = NULL, *rollback = NULL, *floor_arg = NULL;
     int ch;
     opterr = 0;
     optind = 1;
@@ -342,11 +341,16 @@ static int do_verify(int argc, char **argv)
             continue;
         switch (ch) {
         case 'c': current = optarg; break;
+        case 'F': floor_arg = optarg; break;
         case 'R': rollback = optarg; break;
         case 'h': return cli_help(usage_verify);
         default: return msgcli_bad_option(usage_verify, argv);
         }
     }
+    int64_t floor = 0;
+    if (floor_arg != NULL && !msgcli_parse_int(floor_arg, 0, WD_MAX_SAFE_INTEGER, &floor))
+        return cli_usage_error(usage_verify, "--floor: '%s' is not an integer in 0 .. %lld",
+                               floor_arg, (long long)WD_MAX_SAFE_INTEGER);
     wd_err e;
     int rc = msgcli_verify_start(&o, argc, "BUNDLE", usage_verify, &e);
     if (rc != 0)
@@ -370,9 +374,10 @@ static int do_verify(int argc, char **argv)
     wd_bundle_step step = WD_BUNDLE_FIRST;
     char note[WD_ERR_MSG_MAX];
     note[0] = '\0';
+    int64_t next_floor = 0;
     if (c == WD_OK)
-        c = wd_bundle_transition(cur, b, rollback ? auth : NULL, auth_len, o.r, &o.f, o.now,
-                                 &step, note, sizeof note, &e);
+        c = wd_bundle_transition(cur, floor, b, rollback ? auth : NULL, auth_len, o.r, &o.f,
+                                 o.now, &step, &next_floor, note, sizeof note, &e);
     if (c == WD_OK) {
         char nb[WD_TIME_STRLEN + 1], ex[WD_TIME_STRLEN + 1], aud[512];
         wd_time_format(b->not_before, nb);
@@ -386,6 +391,8 @@ static int do_verify(int argc, char **argv)
                wd_clean_text(note, clean, sizeof clean));
         if (rollback && step != WD_BUNDLE_ROLLBACK)
             printf("note: --rollback was not needed: this is not a rollback\n");
+        printf("floor: %lld\n", (long long)next_floor);
+        msgcli_print_roster(o.r, o.nprevious);
         rc = 0;
     } else {
         rc = cli_report(&e);

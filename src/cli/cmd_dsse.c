@@ -16,7 +16,7 @@
 static const char usage_group[] =
     "usage: warden dsse <command> [flags]\n"
     "\n"
-    "DSSE v1 envelopes (SPEC §1.2), at the level of signatures only.\n"
+    "DSSE v1 envelopes, at the level of signatures only.\n"
     "\n"
     "commands:\n"
     "  sign     sign raw payload bytes into an envelope\n"

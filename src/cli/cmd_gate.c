@@ -17,7 +17,7 @@
 static const char usage_group[] =
     "usage: warden gate <command> [flags]\n"
     "\n"
-    "The create-server gate (SPEC §8).\n"
+    "The create-server gate.\n"
     "\n"
     "commands:\n"
     "  check    decide whether a RunConfig may create a server under a policy\n"
@@ -27,8 +27,8 @@ static const char usage_group[] =
 static const char usage_check[] =
     "usage: warden gate check --policy FILE --config RUNCONFIG.json [--explain] [--json]\n"
     "\n"
-    "Decide whether the server described by RUNCONFIG.json (SPEC §7) may be created under the\n"
-    "policy FILE (SPEC §6), through the gate chain with the policy gate registered.\n"
+    "Decide whether the server described by RUNCONFIG.json may be created under the\n"
+    "policy FILE, through the gate chain with the policy gate registered.\n"
     "Allowed: prints 'allow: <reason> (rule <name>)' and, when the allowing rule bounds the\n"
     "server, 'profile: <name>'. In audit mode a would-be denial is allowed and printed as\n"
     "'allow (audit): would be blocked: <reason> (rule <name>)'. Denied: prints\n"

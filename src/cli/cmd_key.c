@@ -12,7 +12,7 @@
 static const char usage_group[] =
     "usage: warden key <command> [flags]\n"
     "\n"
-    "Ed25519 signing keys (SPEC §1.3).\n"
+    "Ed25519 signing keys.\n"
     "\n"
     "commands:\n"
     "  gen    generate a key pair: PATH (private, 0600) and PATH.pub; print the keyid\n"

@@ -19,7 +19,7 @@
 static const char usage_group[] =
     "usage: warden kill <command> [flags]\n"
     "\n"
-    "Signed remote kill messages (SPEC §4).\n"
+    "Signed remote kill messages.\n"
     "\n"
     "commands:\n"
     "  create    build and sign a remote kill\n"
@@ -44,7 +44,8 @@ static const char usage_create[] =
     "  --instances LIST     audience: comma-separated instance ids, or '*' for all\n"
     "  --label K=V          audience: instances whose label K equals V (repeatable)\n"
     "  --state STATE        active (deny everything) or inactive (lift an earlier kill)\n"
-    "  --counter N          replay floor, an integer >= 1, higher than any earlier kill's\n"
+    "  --counter N          replay floor, an integer in 1 .. 2^53-1, higher than any\n"
+    "                       earlier kill's\n"
     "  --reason TEXT        why (at most 4096 bytes, no control characters); shown in denials\n"
     "  --id ID              message_id (default k-<counter>)\n"
     "  --expires-in DUR     how long it may first be applied (default 24h, at most 72h)\n"
@@ -55,16 +56,19 @@ static const char usage_create[] =
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
 
 static const char usage_verify[] =
-    "usage: warden kill verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
-    "         --instance ID [--label K=V...] [--current KILL] [--at TIME] KILL\n"
+    "usage: warden kill verify --roster FILE --pin DIGEST [--previous ROSTER...]\n"
+    "         --org ORG --fleet FLEET --env ENV --instance ID [--label K=V...]\n"
+    "         [--current KILL] [--at TIME] KILL\n"
     "\n"
     "Verify KILL as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
-    "fingerprint, then the envelope, signatures (remote-kill-signing threshold), payload,\n"
-    "scope, audience and validity, then the counter floor against the last applied kill:\n"
-    "a higher counter applies, the same message is a no-op, anything else is stale.\n"
+    "fingerprint (through the --previous rosters, if any), then the envelope, signatures\n"
+    "(remote-kill-signing threshold), payload, scope, audience and validity, then the counter\n"
+    "floor against the last applied kill: a higher counter applies, the same message is a\n"
+    "no-op, anything else is stale. Counters are integers in 1 .. 2^53-1.\n"
+    "What is trusted is the newest roster of the chain, --roster: give the newest you hold.\n"
+    "An older roster, in which a key revoked since is still active, is your choice to make.\n"
     "\n"
-    "  --roster FILE      trust roster envelope\n"
-    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    MSGCLI_VERIFY_ROSTER_HELP
     "  --org ORG          this follower's org_id\n"
     "  --fleet FLEET      this follower's fleet_id\n"
     "  --env ENV          this follower's environment\n"
@@ -132,11 +136,10 @@ static int do_create(int argc, char **argv)
         active = false;
     else
         return cli_usage_error(usage_create, "--state must be active or inactive");
-    char *end = NULL;
-    errno = 0;
-    long long n = strtoll(counter, &end, 10);
-    if (*counter == '\0' || errno != 0 || *end != '\0')
-        return cli_usage_error(usage_create, "--counter: '%s' is not an integer", counter);
+    int64_t n = 0;
+    if (!msgcli_parse_int(counter, WD_KILL_MIN_COUNTER, WD_MAX_SAFE_INTEGER, &n))
+        return cli_usage_error(usage_create, "--counter: '%s' is not an integer in %d .. %lld",
+                               counter, WD_KILL_MIN_COUNTER, (long long)WD_MAX_SAFE_INTEGER);
     wd_err e;
     wd_err_clear(&e);
     int64_t ttl, now = wd_now();
@@ -153,13 +156,13 @@ static int do_create(int argc, char **argv)
         return rc;
     char idbuf[64];
     if (id == NULL) {
-        snprintf(idbuf, sizeof idbuf, "k-%lld", n);
+        snprintf(idbuf, sizeof idbuf, "k-%lld", (long long)n);
         id = idbuf;
     }
     spec.message_id = (char *)id;
     msgcli_scope(&o, &spec.scope);
     spec.active = active;
-    spec.counter = (int64_t)n;
+    spec.counter = n;
     spec.reason = (char *)reason;
     spec.created_at = spec.not_before = now;
     spec.expires_at = until;
@@ -178,7 +181,7 @@ static int do_create(int argc, char **argv)
         char t[WD_TIME_STRLEN + 1];
         wd_time_format(spec.expires_at, t);
         printf("remote kill %s counter %lld state %s (first applicable until %s) written to %s\n",
-               id, n, state, t, o.out);
+               id, (long long)n, state, t, o.out);
     } else {
         rc = cli_report(&e);
     }
@@ -241,6 +244,7 @@ static int do_verify(int argc, char **argv)
                k->scope.org_id, k->scope.fleet_id, k->scope.environment, nb, ex,
                wd_clean_text(k->reason, reason, sizeof reason));
         printf("outcome: %s (%s)\n", wd_kill_step_name(step), note);
+        msgcli_print_roster(o.r, o.nprevious);
         rc = 0;
     } else {
         rc = cli_report(&e);

@@ -11,7 +11,7 @@
 static const char usage_group[] =
     "usage: warden policy <command> [flags]\n"
     "\n"
-    "Policy documents (SPEC §6).\n"
+    "Policy documents.\n"
     "\n"
     "commands:\n"
     "  check    validate a policy document and compile it\n"

@@ -19,7 +19,7 @@
 static const char usage_group[] =
     "usage: warden rollback <command> [flags]\n"
     "\n"
-    "Signed rollback authorizations (SPEC §5): permission to go from one bundle back to an\n"
+    "Signed rollback authorizations: permission to go from one bundle back to an\n"
     "older one.\n"
     "\n"
     "commands:\n"
@@ -58,15 +58,18 @@ static const char usage_create[] =
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
 
 static const char usage_verify[] =
-    "usage: warden rollback verify --roster FILE --pin DIGEST --org ORG --fleet FLEET --env ENV\n"
-    "         --instance ID [--label K=V...] [--at TIME] AUTH\n"
+    "usage: warden rollback verify --roster FILE --pin DIGEST [--previous ROSTER...]\n"
+    "         --org ORG --fleet FLEET --env ENV --instance ID [--label K=V...] [--at TIME]\n"
+    "         AUTH\n"
     "\n"
     "Verify AUTH as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
-    "fingerprint, then the envelope, signatures (policy-bundle-rollback threshold), payload,\n"
-    "scope, audience and validity. Prints the pair of bundles it authorizes.\n"
+    "fingerprint (through the --previous rosters, if any), then the envelope, signatures\n"
+    "(policy-bundle-rollback threshold), payload, scope, audience and validity. Prints the\n"
+    "pair of bundles it authorizes and the roster it was checked against.\n"
+    "What is trusted is the newest roster of the chain, --roster: give the newest you hold.\n"
+    "An older roster, in which a key revoked since is still active, is your choice to make.\n"
     "\n"
-    "  --roster FILE      trust roster envelope\n"
-    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"
+    MSGCLI_VERIFY_ROSTER_HELP
     "  --org ORG          this follower's org_id\n"
     "  --fleet FLEET      this follower's fleet_id\n"
     "  --env ENV          this follower's environment\n"
@@ -237,6 +240,7 @@ static int do_verify(int argc, char **argv)
         printf("authorizes: version %lld (%s) -> version %lld (%s)\n",
                (long long)a->current_version, a->current_bundle_hash,
                (long long)a->target_version, a->target_bundle_hash);
+        msgcli_print_roster(o.r, o.nprevious);
         rc = 0;
     } else {
         rc = cli_report(&e);

@@ -15,8 +15,6 @@
 #include "msg/dsse.h"
 #include "trust/roster.h"
 
-/* Longest chain of --previous rosters one verify replays. */
-#define MAX_CHAIN 64
 /* Most --threshold and --purpose flags one command takes. */
 #define MAX_MULTI 16
 /* Default lifetime of a roster: one year. */
@@ -27,7 +25,7 @@
 static const char usage_group[] =
     "usage: warden roster <command> [flags]\n"
     "\n"
-    "Trust rosters (SPEC §2): who may sign what, anchored in a pinned root key.\n"
+    "Trust rosters: who may sign what, anchored in a pinned root key.\n"
     "\n"
     "commands:\n"
     "  init      create and sign the first roster of an org (version 1)\n"
@@ -44,6 +42,11 @@ static const char usage_init[] =
     "Create version 1 of ORG's roster with the given root keys, signed by all of them, and\n"
     "print each root keyid: followers pin one of them. The roster is verified against that pin\n"
     "before anything is written. created_at and the root keys' valid_from are now.\n"
+    "\n"
+    "The expiry bounds how long a frozen or withheld roster can be served to a follower: past\n"
+    "it, nothing is verified against that roster until a newer one arrives. Choose a lifetime\n"
+    "your team can keep renewing (each add-key or revoke can renew it with --expires-in), for\n"
+    "example 720h renewed every few weeks, rather than the longest one you can.\n"
     "\n"
     "  --org ORG               org_id (an id)\n"
     "  --root-key KEY          private key file of a root key (repeatable, at most 16)\n"
@@ -123,6 +126,7 @@ static const char usage_verify[] =
     "\n"
     "  --pin DIGEST        root key fingerprint (keyid, sha256:<64 hex>) the chain starts from\n"
     "  --previous ROSTER   a roster already trusted, oldest first (repeatable, at most 64)\n"
+    "                      (bundle, kill and rollback verify take the same chain)\n"
     "  --at TIME           evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -386,8 +390,10 @@ static wd_code next_version(const wd_roster *prev, const next_opts *o, int64_t n
                             wd_roster **out, wd_err *e)
 {
     *out = NULL;
-    if (prev->version == INT64_MAX)
-        return wd_err_set(e, WD_E_USAGE, "the roster's version cannot grow any further");
+    if (prev->version >= WD_MAX_SAFE_INTEGER)
+        return wd_err_set(e, WD_E_USAGE,
+                          "the roster is at version %lld, the highest a version may be",
+                          (long long)prev->version);
     int64_t expires = prev->expires_at;
     wd_code c = WD_OK;
     if (o->expires_in != NULL)
@@ -640,7 +646,7 @@ static int do_verify(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *pin = NULL, *at = NULL;
-    char *chain[MAX_CHAIN];
+    char *chain[MSGCLI_MAX_CHAIN];
     size_t nchain = 0;
     int ch;
     opterr = 0;
@@ -650,10 +656,8 @@ static int do_verify(int argc, char **argv)
         case 'p': pin = optarg; break;
         case 'a': at = optarg; break;
         case 'P':
-            if (nchain == MAX_CHAIN)
-                return cli_usage_error(usage_verify, "too many --previous flags (at most %d)",
-                                       MAX_CHAIN);
-            chain[nchain++] = optarg;
+            if (msgcli_add_previous(chain, &nchain, optarg, usage_verify) != 0)
+                return 2;
             break;
         case 'h': return cli_help(usage_verify);
         default: return msgcli_bad_option(usage_verify, argv);
@@ -672,20 +676,8 @@ static int do_verify(int argc, char **argv)
     if (at != NULL && wd_time_parse(at, &now, &e) != WD_OK)
         return cli_usage_error(usage_verify, "--at: %s", e.msg);
 
-    wd_roster *prev = NULL;
-    wd_code c = WD_OK;
-    for (size_t i = 0; i < nchain && c == WD_OK; i++) {
-        wd_roster *r = NULL;
-        c = msgcli_load_roster(chain[i], pin, prev, now, WD_ROSTER_KEEP_EXPIRED, &r, &e);
-        if (c != WD_OK)
-            wd_err_prefix(&e, e.code, "--previous %s", chain[i]);
-        wd_roster_free(prev);
-        prev = r;
-    }
     wd_roster *r = NULL;
-    if (c == WD_OK)
-        c = msgcli_load_roster(argv[optind], pin, prev, now, 0, &r, &e);
-    wd_roster_free(prev);
+    wd_code c = msgcli_load_chain(chain, nchain, argv[optind], pin, now, &r, &e);
     if (c != WD_OK)
         return cli_report(&e);
     char exp[WD_TIME_STRLEN + 1];

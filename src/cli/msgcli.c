@@ -4,7 +4,9 @@
  * hand back a roster it has not verified. */
 #include "msgcli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +87,19 @@ void msgcli_free_keys(wd_key **keys, size_t n)
         wd_key_free(keys[i]);
 }
 
+bool msgcli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s == NULL || !(*s == '-' || (*s >= '0' && *s <= '9')))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0' || v < min || v > max)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
 bool msgcli_time_after(int64_t from, int64_t secs, int64_t *out)
 {
     int64_t latest = 0;
@@ -137,8 +152,49 @@ int msgcli_verify_flag(int ch, char *arg, msgcli_verify *o, const char *usage)
     case 'i': o->instance = arg; return 0;
     case 'a': o->at = arg; return 0;
     case 'l': return add_label(o->labels, &o->nlabels, arg, usage);
+    case 'P': return msgcli_add_previous(o->previous, &o->nprevious, arg, usage);
     }
     return -1;
+}
+
+int msgcli_add_previous(char **chain, size_t *n, char *arg, const char *usage)
+{
+    if (*n == MSGCLI_MAX_CHAIN)
+        return cli_usage_error(usage, "too many --previous flags (at most %d)", MSGCLI_MAX_CHAIN);
+    chain[(*n)++] = arg;
+    return 0;
+}
+
+wd_code msgcli_load_chain(char *const *chain, size_t n, const char *path, const char *pin,
+                          int64_t now, wd_roster **out, wd_err *e)
+{
+    *out = NULL;
+    wd_roster *prev = NULL;
+    wd_code c = WD_OK;
+    for (size_t i = 0; i < n && c == WD_OK; i++) {
+        wd_roster *r = NULL;
+        c = msgcli_load_roster(chain[i], pin, prev, now, WD_ROSTER_KEEP_EXPIRED, &r, e);
+        if (c != WD_OK)
+            wd_msg_prefix(c, e, "--previous %s", chain[i]);
+        wd_roster_free(prev);
+        prev = r;
+    }
+    if (c == WD_OK)
+        c = msgcli_load_roster(path, pin, prev, now, 0, out, e);
+    wd_roster_free(prev);
+    return c;
+}
+
+void msgcli_print_roster(const wd_roster *r, size_t n)
+{
+    char exp[WD_TIME_STRLEN + 1];
+    wd_time_format(r->expires_at, exp);
+    printf("roster: %s version %lld %s, expires %s, ", r->org_id, (long long)r->version,
+           r->hash, exp);
+    if (n == 0)
+        printf("verified against the pin\n");
+    else
+        printf("reached from the pin through %zu --previous roster(s)\n", n);
 }
 
 int msgcli_verify_start(msgcli_verify *o, int argc, const char *noun, const char *usage,
@@ -159,7 +215,8 @@ int msgcli_verify_start(msgcli_verify *o, int argc, const char *noun, const char
         return e->code == WD_E_USAGE ? cli_usage_error(usage, "--label: %s", e->msg)
                                      : cli_report(e);
     o->f = (wd_follower){o->org, o->fleet, o->env, o->instance, o->fl, o->nlabels};
-    if (msgcli_load_roster(o->roster, o->pin, NULL, o->now, 0, &o->r, e) != WD_OK) {
+    if (msgcli_load_chain(o->previous, o->nprevious, o->roster, o->pin, o->now, &o->r, e) !=
+        WD_OK) {
         msgcli_verify_end(o);
         return cli_report(e);
     }

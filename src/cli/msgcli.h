@@ -71,6 +71,10 @@ wd_code msgcli_load_keys(const char *flag, char *const *paths, size_t n, wd_key 
 /* Free keys[0..n) (wd_key_free). */
 void msgcli_free_keys(wd_key **keys, size_t n);
 
+/* s as a decimal integer in min .. max into *out: true, or false (s empty, not all digits
+ * after an optional '-', out of range; *out unchanged). Nothing is allocated. */
+bool msgcli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
 /* The last second a time can be written as (SPEC §1.1: four-digit years). */
 #define MSGCLI_LATEST_TIME "9999-12-31T23:59:59Z"
 
@@ -91,6 +95,30 @@ wd_code msgcli_read_bundle(const char *flag, const char *path, wd_bundle **out, 
 
 /* ---- verify ---- */
 
+/* Longest chain of --previous rosters one verify replays. */
+#define MSGCLI_MAX_CHAIN 64
+
+/* Append arg to the --previous list chain[0..*n) (room for MSGCLI_MAX_CHAIN). Returns 0, or 2
+ * after printing "too many --previous flags" with usage when it is full (nothing changed).
+ * Nothing is allocated. */
+int msgcli_add_previous(char **chain, size_t *n, char *arg, const char *usage);
+
+/* The roster a verifier trusts, reached through a chain: chain[0..n) are roster files oldest
+ * first (the operator's --previous flags), the first verified against pin, each next one as
+ * the rotation from the one before (their own expiry not checked: they are rosters already
+ * trusted, as a follower keeps its newest accepted roster after it expires); then the roster
+ * at path, verified as the rotation from the last of them (or against pin when n is 0) and
+ * not expired at now. What is trusted is the newest roster: an older one given as path (where
+ * a since-revoked key may still be active) is the caller's choice. On error e is prefixed with
+ * "--previous <file>" when a chain link failed, and *out is NULL; on success the caller frees
+ * *out with wd_roster_free. */
+wd_code msgcli_load_chain(char *const *chain, size_t n, const char *path, const char *pin,
+                          int64_t now, wd_roster **out, wd_err *e);
+
+/* Print one line naming the roster r that a verify used: org, version, hash, expiry, and
+ * how many --previous rosters led to it (n). */
+void msgcli_print_roster(const wd_roster *r, size_t n);
+
 /* The flags every follower-side verify takes, and what msgcli_verify_start makes of them.
  * The flag strings point into argv; fl and r are owned and freed by msgcli_verify_end; f
  * points at org..instance and fl, so the struct must not be copied once started. */
@@ -98,6 +126,8 @@ typedef struct msgcli_verify {
     const char *roster, *pin, *org, *fleet, *env, *instance, *at;
     char *labels[MSGCLI_MAX_LABELS];
     size_t nlabels;
+    char *previous[MSGCLI_MAX_CHAIN];
+    size_t nprevious;
     int64_t now;
     wd_label *fl;
     wd_follower f;
@@ -105,19 +135,29 @@ typedef struct msgcli_verify {
 } msgcli_verify;
 
 /* getopt_long rows for the flags msgcli_verify_flag handles (values 'r', 'p', 'o', 'f', 'e',
- * 'i', 'l', 'a'). */
+ * 'i', 'l', 'a', 'P'). */
 #define MSGCLI_VERIFY_OPTS                                                                   \
     {"roster", required_argument, NULL, 'r'}, {"pin", required_argument, NULL, 'p'},         \
         {"org", required_argument, NULL, 'o'}, {"fleet", required_argument, NULL, 'f'},      \
         {"env", required_argument, NULL, 'e'}, {"instance", required_argument, NULL, 'i'},   \
-        {"label", required_argument, NULL, 'l'}, {"at", required_argument, NULL, 'a'}
+        {"label", required_argument, NULL, 'l'}, {"at", required_argument, NULL, 'a'},       \
+        {"previous", required_argument, NULL, 'P'}
+
+/* Help lines for --roster, --pin and --previous, the same in every verify command. */
+#define MSGCLI_VERIFY_ROSTER_HELP                                                            \
+    "  --roster FILE      trust roster envelope: the newest roster you hold\n"                \
+    "  --pin DIGEST       root key fingerprint (keyid) the roster must chain to\n"            \
+    "  --previous ROSTER  an older roster of the chain from the pin to --roster, oldest\n"    \
+    "                     first (repeatable, at most 64): needed when the pinned key is no\n" \
+    "                     longer a root key of --roster\n"
 
 /* As msgcli_create_flag, for the shared verify flags. */
 int msgcli_verify_flag(int ch, char *arg, msgcli_verify *o, const char *usage);
 
 /* After parsing: require exactly one argument (else "give exactly one <noun>") and the
  * follower flags, take the time from --at (default now), turn --label into the follower's
- * labels, and load the roster from --roster verified against --pin at that time. Returns 0
+ * labels, and load the roster from --roster verified against --pin at that time, through the
+ * --previous chain when one is given (msgcli_load_chain). Returns 0
  * when all of that worked (the caller must call msgcli_verify_end); otherwise prints the usage
  * error or the rejection, frees what it made, and returns the exit code. e is cleared first
  * and holds the error on failure. */

@@ -242,8 +242,10 @@ refused "69 malformed: bad id" malformed x.b -- create --policy p1.yaml --versio
     --id 'b 1' --instances '*' --sign bs --out x.b
 refused "70 malformed: bad digest" malformed x.b -- create --policy p1.yaml --version 2 \
     --previous-hash sha256:1234 --instances '*' --sign bs --out x.b
-refused "71 malformed: version 0" malformed x.b -- create --policy p1.yaml --version 0 \
-    --instances '*' --sign bs --out x.b
+rm -f x.b
+expect "71 create refuses version 0 (usage)" 2 "--version" -- create --policy p1.yaml \
+    --version 0 --instances '*' --sign bs --out x.b
+check "71 nothing written" test ! -e x.b
 edit b1 t.json 'd["version"] = 0'
 sign t.json bs bv0
 rejected_quietly "72 malformed: version 0 in a signed bundle" malformed -- "${VERIFY[@]}" \

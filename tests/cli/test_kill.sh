@@ -129,8 +129,10 @@ open(sys.argv[2], "w").write(json.dumps(d, separators=(",", ":"), ensure_ascii=F
 EOF
 }
 sign2() { "$W" dsse sign --type "$KT" --key k1 --key k2 "$1" "$2" >/dev/null; }
-refused "30 counter 0 is malformed" malformed x.k -- create --instances '*' --state active \
-    --counter 0 --reason x "${SIGN2[@]}" --out x.k
+rm -f x.k
+expect "30 create refuses counter 0 (usage)" 2 "--counter" -- create --instances '*' \
+    --state active --counter 0 --reason x "${SIGN2[@]}" --out x.k
+check "30 nothing written" test ! -e x.k
 edit kill1 t.json 'd["counter"] = 0'
 sign2 t.json kc0
 rejected_quietly "31 counter 0 in a signed kill" malformed -- "${VERIFY[@]}" --at "$AT" kc0

@@ -787,7 +787,7 @@ static void t27_transition_first_forward_skip_noop(void **state)
     wd_bundle_step step;
     json_t *o1 = bundle_obj(1, POLICY);
     wd_bundle *b1 = must_verify(o1, T0);
-    assert_int_equal(wd_bundle_transition(NULL, b1, NULL, 0, F.roster, &FOLLOWER, T0, &step, note,
+    assert_int_equal(wd_bundle_transition(NULL, 0, b1, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
                                           sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_FIRST);
@@ -795,7 +795,7 @@ static void t27_transition_first_forward_skip_noop(void **state)
     json_t *o2 = bundle_obj(2, POLICY);
     json_object_set_new(o2, "previous_bundle_hash", json_string(b1->hash));
     wd_bundle *b2 = must_verify(o2, T0);
-    assert_int_equal(wd_bundle_transition(b1, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step, note,
+    assert_int_equal(wd_bundle_transition(b1, 0, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
                                           sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_FORWARD);
@@ -804,7 +804,7 @@ static void t27_transition_first_forward_skip_noop(void **state)
     json_t *o3 = bundle_obj(3, POLICY);
     json_object_set_new(o3, "previous_bundle_hash", json_string(b2->hash));
     wd_bundle *b3 = must_verify(o3, T0);
-    assert_int_equal(wd_bundle_transition(b1, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step, note,
+    assert_int_equal(wd_bundle_transition(b1, 0, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
                                           sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_SKIP);
@@ -813,14 +813,14 @@ static void t27_transition_first_forward_skip_noop(void **state)
     /* a higher version with an empty previous hash is a skip too */
     json_t *o4 = bundle_obj(4, POLICY);
     wd_bundle *b4 = must_verify(o4, T0);
-    assert_int_equal(wd_bundle_transition(b3, b4, NULL, 0, F.roster, &FOLLOWER, T0, &step, note,
+    assert_int_equal(wd_bundle_transition(b3, 0, b4, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
                                           sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_SKIP);
     /* idempotent re-apply */
     wd_bundle *b3again = must_verify(o3, T0);
-    assert_int_equal(wd_bundle_transition(b3, b3again, NULL, 0, F.roster, &FOLLOWER, T0, &step,
-                                          note, sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(b3, 0, b3again, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          NULL, note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_NOOP);
     assert_string_equal(wd_bundle_step_name(step), "no-op");
@@ -841,7 +841,7 @@ static void t28_transition_fork(void **state)
     json_t *a = bundle_obj(5, POLICY);
     json_t *b = bundle_obj(5, "version: 1\nmode: audit\n");
     wd_bundle *ba = must_verify(a, T0), *bb = must_verify(b, T0);
-    assert_int_equal(wd_bundle_transition(ba, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL,
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL,
                                           0, &e),
                      WD_E_FORK);
     assert_int_equal(step, WD_BUNDLE_NOOP); /* untouched */
@@ -859,7 +859,7 @@ static void t29_transition_lower_version_without_authorization_is_stale(void **s
     wd_bundle_step step;
     json_t *a = bundle_obj(5, POLICY), *b = bundle_obj(4, POLICY);
     wd_bundle *ba = must_verify(a, T0), *bb = must_verify(b, T0);
-    assert_int_equal(wd_bundle_transition(ba, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL,
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL,
                                           0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "no rollback authorization"));
@@ -880,14 +880,14 @@ static void t30_transition_authorized_rollback(void **state)
     json_t *r = rollback_obj(ba, bb, T0 - 60, T0 + 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, note, sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
+                                          T0, &step, NULL, note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_ROLLBACK);
     assert_non_null(strstr(note, "r-1"));
     /* the authorization is irrelevant to a forward step */
-    assert_int_equal(wd_bundle_transition(bb, ba, (unsigned char *)auth, len, F.roster,
-                                          &FOLLOWER, T0, &step, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(bb, 0, ba, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_SKIP);
     free(auth);
@@ -909,8 +909,8 @@ static void t31_transition_rollback_for_another_pair_is_stale(void **state)
     json_t *r = rollback_obj(ba, bc, T0 - 60, T0 + 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
+                                          T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "is for 5"));
     free(auth);
@@ -920,16 +920,16 @@ static void t31_transition_rollback_for_another_pair_is_stale(void **state)
     wd_bundle *ba2 = must_verify(a2, T0);
     r = rollback_obj(ba2, bb, T0 - 60, T0 + 3600);
     auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
+                                          T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     free(auth);
     json_decref(r);
     /* a rollback signed by only one rollback key: not valid (threshold), so stale */
     r = rollback_obj(ba, bb, T0 - 60, T0 + 3600);
     auth = sign_obj(WD_ROLLBACK_PAYLOAD_TYPE, r, &F.rb1, 1, &len);
-    assert_int_equal(wd_bundle_transition(ba, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
+                                          T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "(threshold)"));
     free(auth);
@@ -953,8 +953,8 @@ static void t32_transition_expired_rollback_is_stale_with_reason(void **state)
     json_t *r = rollback_obj(ba, bb, T0 - 7200, T0 - 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
+                                          T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "(expired)"));
     free(auth);

@@ -945,6 +945,14 @@ static void m_same_key_in_both_lists(json_t *t)
     json_array_append_new(json_object_get(t, "keys"),
                           jkey(K[R0], "remote-kill-signing", T0, NULL, "active"));
 }
+static void m_version_2p53(json_t *t)
+{
+    json_object_set_new(t, "version", json_integer(WD_MAX_SAFE_INTEGER + 1));
+}
+static void m_version_max64(json_t *t)
+{
+    json_object_set_new(t, "version", json_integer(INT64_MAX));
+}
 static void m_principal_control(json_t *t)
 {
     json_object_set_new(key0(t), "principal", json_string("alice\nbob"));
@@ -1011,7 +1019,9 @@ static void t17_malformed_and_field_codes(void **state)
         {"status unknown", m_bad_status, WD_E_MALFORMED},
         {"keyid twice in keys", m_dup_keyid, WD_E_MALFORMED},
         {"keyid twice in root.keys", m_dup_root, WD_E_MALFORMED},
-        {"same key in root.keys and keys", m_same_key_in_both_lists, WD_OK},
+        {"same key in root.keys and keys", m_same_key_in_both_lists, WD_E_MALFORMED},
+        {"version 2^53", m_version_2p53, WD_E_MALFORMED},
+        {"version 2^63-1", m_version_max64, WD_E_MALFORMED},
         {"principal with control character", m_principal_control, WD_E_MALFORMED},
         {"principal null", m_principal_null, WD_E_MALFORMED},
     };

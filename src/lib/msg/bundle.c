@@ -100,7 +100,7 @@ wd_code wd_bundle_parse(const unsigned char *payload, size_t len, wd_bundle **ou
     if (c == WD_OK)
         c = wd_msg_target_decode(v, WHAT, &b->scope, &b->audience, e);
     if (c == WD_OK)
-        c = wd_msg_int(v, "version", WHAT, 1, &b->version, e);
+        c = wd_msg_int(v, "version", WHAT, 1, WD_MAX_SAFE_INTEGER, &b->version, e);
     if (c == WD_OK)
         c = wd_msg_digest(v, "previous_bundle_hash", WHAT, true, b->previous_bundle_hash, e);
     if (c == WD_OK)
@@ -311,43 +311,75 @@ static wd_code rollback_step(const wd_bundle *active, const wd_bundle *next,
     return WD_OK;
 }
 
-wd_code wd_bundle_transition(const wd_bundle *active, const wd_bundle *next,
+/* The floor check (SPEC §3): next is not the active bundle and is not a rollback; a version
+ * at or below the floor was applied (or passed) before and is refused. */
+static wd_code above_floor(const wd_bundle *next, int64_t floor, wd_err *e)
+{
+    if (next->version > floor)
+        return WD_OK;
+    return wd_err_set(e, WD_E_STALE,
+                      WHAT ": version %lld is not above the floor %lld, the highest version "
+                      "applied here (a rollback does not reopen the versions it rolled back; "
+                      "the way forward is version %lld or higher)",
+                      (long long)next->version, (long long)floor, (long long)floor + 1);
+}
+
+wd_code wd_bundle_transition(const wd_bundle *active, int64_t floor, const wd_bundle *next,
                              const unsigned char *auth, size_t auth_len, const wd_roster *r,
                              const wd_follower *f, int64_t now, wd_bundle_step *step,
-                             char *note, size_t notesz, wd_err *e)
+                             int64_t *floor_out, char *note, size_t notesz, wd_err *e)
 {
+    if (floor < 0 || floor > WD_MAX_SAFE_INTEGER)
+        return wd_err_set(e, WD_E_USAGE, WHAT ": floor %lld is not in 0 .. %lld",
+                          (long long)floor, (long long)WD_MAX_SAFE_INTEGER);
+    if (active != NULL && active->version > floor)
+        floor = active->version;
+    wd_bundle_step s;
+    wd_code c = WD_OK;
     long long to = (long long)next->version;
     if (active == NULL) {
-        *step = WD_BUNDLE_FIRST;
-        wd_msg_note(note, notesz, "version %lld, no active bundle before it", to);
-        return WD_OK;
-    }
-    long long from = (long long)active->version;
-    if (same_digest(active->hash, next->hash)) {
-        *step = WD_BUNDLE_NOOP;
+        c = above_floor(next, floor, e);
+        if (c != WD_OK)
+            return c;
+        s = WD_BUNDLE_FIRST;
+        if (floor > 0)
+            wd_msg_note(note, notesz, "version %lld, no active bundle before it (floor %lld)",
+                        to, (long long)floor);
+        else
+            wd_msg_note(note, notesz, "version %lld, no active bundle before it", to);
+    } else if (same_digest(active->hash, next->hash)) {
+        s = WD_BUNDLE_NOOP;
         wd_msg_note(note, notesz, "version %lld is already the active bundle", to);
-        return WD_OK;
-    }
-    if (next->version > active->version) {
+    } else if (next->version > active->version) {
+        long long from = (long long)active->version;
+        c = above_floor(next, floor, e);
+        if (c != WD_OK)
+            return c;
         if (same_digest(next->previous_bundle_hash, active->hash)) {
-            *step = WD_BUNDLE_FORWARD;
+            s = WD_BUNDLE_FORWARD;
             wd_msg_note(note, notesz, "version %lld -> %lld", from, to);
         } else {
-            *step = WD_BUNDLE_SKIP;
+            s = WD_BUNDLE_SKIP;
             wd_msg_note(note, notesz,
                         "version %lld -> %lld; previous_bundle_hash %s is not the active bundle's "
                         "hash %s, so versions were skipped", from, to,
                         next->previous_bundle_hash[0] ? next->previous_bundle_hash : "\"\"",
                         active->hash);
         }
-        return WD_OK;
-    }
-    if (next->version == active->version)
+    } else if (next->version == active->version) {
         return wd_err_set(e, WD_E_FORK,
                           WHAT ": version %lld has hash %s, but the active version %lld "
                           "has hash %s",
-                          to, next->hash, from, active->hash);
-    return rollback_step(active, next, auth, auth_len, r, f, now, step, note, notesz, e);
+                          to, next->hash, (long long)active->version, active->hash);
+    } else {
+        c = rollback_step(active, next, auth, auth_len, r, f, now, &s, note, notesz, e);
+        if (c != WD_OK)
+            return c;
+    }
+    *step = s;
+    if (floor_out != NULL)
+        *floor_out = next->version > floor ? next->version : floor;
+    return WD_OK;
 }
 
 /* ---- building ---- */

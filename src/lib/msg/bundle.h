@@ -20,7 +20,7 @@ typedef struct wd_bundle {
     char *bundle_id;
     wd_scope scope;
     wd_audience audience;
-    int64_t version;                                  /* >= 1 */
+    int64_t version;                                  /* 1 .. WD_MAX_SAFE_INTEGER */
     char previous_bundle_hash[WD_DIGEST_STRLEN + 1];  /* lowercase digest, or "" */
     int64_t created_at, not_before, expires_at;
     unsigned min_warden_version[3];
@@ -34,7 +34,7 @@ typedef struct wd_bundle {
 /* Parse a bundle payload strictly, without trusting it (its signatures are the caller's
  * business): strict JSON (duplicate-key, trailing-data, malformed), schema_version 1 (else
  * unsupported-version), exactly the SPEC §3 fields (unknown-field; missing or wrong type ->
- * malformed), ids, times and digests well formed and version >= 1 (else malformed), the
+ * malformed), ids, times and digests well formed and version in 1 .. 2^53-1 (else malformed), the
  * audience (see wd_audience_decode), min_warden_version a version string (malformed) not newer
  * than this warden (unsupported-version). len > WD_MAX_BUNDLE_ENVELOPE is oversized.
  * On success the caller owns *out (wd_bundle_free); on error *out is NULL. */
@@ -81,18 +81,32 @@ typedef enum wd_bundle_step {
  * (static strings). */
 const char *wd_bundle_step_name(wd_bundle_step s);
 
-/* Decide what a follower whose active bundle is active (NULL: none) does with next, both
- * already verified. A lower version needs a rollback authorization: auth[0..auth_len) (NULL
- * when none was offered) is verified here with wd_rollback_verify against r, f and now (its
- * own signatures, scope, audience, window) and must name exactly active's hash and version
- * as current and next's as target. Rejections: equal version, other hash -> WD_E_FORK; lower
- * version without such an authorization -> WD_E_STALE, whose message gives the reason (no
- * authorization, the authorization's own rejection code and detail, or the pair it names).
- * On success *step is set and note (noteszn bytes, may be NULL) describes the step. */
-wd_code wd_bundle_transition(const wd_bundle *active, const wd_bundle *next,
+/* Decide what a follower whose active bundle is active (NULL: none) and whose floor is floor
+ * does with next, both already verified. The floor is the highest bundle version this
+ * follower ever applied (0: none yet; 0 .. WD_MAX_SAFE_INTEGER, else WD_E_USAGE); the follower
+ * keeps it durably beside the active bundle, because after an authorized rollback the active
+ * version is lower than what was once applied. A floor below active's version counts as
+ * active's version. The rule (SPEC §3):
+ * - next has active's hash: WD_BUNDLE_NOOP.
+ * - next's version equals active's, other hash: WD_E_FORK.
+ * - next's version is above active's (or there is no active bundle) but not above the floor:
+ *   WD_E_STALE (a rollback does not reopen the versions it rolled back; the way forward is a
+ *   version above the floor).
+ * - above both: WD_BUNDLE_FIRST (no active bundle), WD_BUNDLE_FORWARD or WD_BUNDLE_SKIP.
+ * - below active's version: needs a rollback authorization: auth[0..auth_len) (NULL when none
+ *   was offered) is verified here with wd_rollback_verify against r, f and now (its own
+ *   signatures, scope, audience, window) and must name exactly active's hash and version as
+ *   current and next's as target; then WD_BUNDLE_ROLLBACK (allowed below the floor: that is
+ *   what a rollback is). Without such an authorization, WD_E_STALE, whose message gives the
+ *   reason (no authorization, the authorization's own rejection code and detail, or the pair
+ *   it names).
+ * On success *step is set, *floor_out (may be NULL) gets the floor to keep from now on (the
+ * largest of floor, active's version and next's version), and note (notesz bytes, may be NULL)
+ * describes the step. On error *step and *floor_out are unchanged. Pure. */
+wd_code wd_bundle_transition(const wd_bundle *active, int64_t floor, const wd_bundle *next,
                              const unsigned char *auth, size_t auth_len, const wd_roster *r,
                              const wd_follower *f, int64_t now, wd_bundle_step *step,
-                             char *note, size_t notesz, wd_err *e);
+                             int64_t *floor_out, char *note, size_t notesz, wd_err *e);
 
 /* ---- building ---- */
 

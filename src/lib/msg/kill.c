@@ -73,7 +73,8 @@ wd_code wd_kill_parse(const unsigned char *payload, size_t len, wd_kill **out, w
     if (c == WD_OK)
         c = parse_state(v, k, e);
     if (c == WD_OK)
-        c = wd_msg_int(v, "counter", WHAT, WD_KILL_MIN_COUNTER, &k->counter, e);
+        c = wd_msg_int(v, "counter", WHAT, WD_KILL_MIN_COUNTER, WD_MAX_SAFE_INTEGER,
+                       &k->counter, e);
     if (c == WD_OK)
         c = wd_msg_text(v, "reason", WHAT, WD_MAX_KILL_REASON, &k->reason, e);
     if (c == WD_OK)

@@ -23,7 +23,7 @@ typedef struct wd_kill {
     wd_scope scope;
     wd_audience audience;
     bool active;                       /* state "active" (true) or "inactive" */
-    int64_t counter;                   /* >= WD_KILL_MIN_COUNTER */
+    int64_t counter;                   /* WD_KILL_MIN_COUNTER .. WD_MAX_SAFE_INTEGER */
     char *reason;                      /* <= WD_MAX_KILL_REASON bytes, no control characters */
     int64_t created_at, not_before, expires_at;
     char hash[WD_DIGEST_STRLEN + 1];   /* message hash */
@@ -31,7 +31,7 @@ typedef struct wd_kill {
 
 /* Parse a payload strictly without trusting it: strict JSON, schema_version 1 (else
  * unsupported-version), exactly SPEC §4's fields (unknown-field / malformed), ids and times well
- * formed, state active|inactive and counter >= WD_KILL_MIN_COUNTER (malformed), reason at most
+ * formed, state active|inactive and counter in WD_KILL_MIN_COUNTER .. 2^53-1 (malformed), reason at most
  * WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed), the audience
  * (wd_audience_decode). On success the caller owns *out (wd_kill_free); on error *out is NULL. */
 wd_code wd_kill_parse(const unsigned char *payload, size_t len, wd_kill **out, wd_err *e);

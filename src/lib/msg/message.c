@@ -231,15 +231,15 @@ wd_code wd_msg_digest(const json_t *obj, const char *key, const char *what, bool
 }
 
 wd_code wd_msg_int(const json_t *obj, const char *key, const char *what, int64_t min,
-                   int64_t *out, wd_err *e)
+                   int64_t max, int64_t *out, wd_err *e)
 {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v))
         return wd_err_set(e, WD_E_MALFORMED, "%s: %s: expected integer", what, key);
     json_int_t n = json_integer_value(v);
-    if (n < min)
-        return wd_err_set(e, WD_E_MALFORMED, "%s: %s is %lld, must be at least %lld", what, key,
-                          (long long)n, (long long)min);
+    if (n < min || n > max)
+        return wd_err_set(e, WD_E_MALFORMED, "%s: %s is %lld, must be in %lld .. %lld", what,
+                          key, (long long)n, (long long)min, (long long)max);
     *out = (int64_t)n;
     return WD_OK;
 }

@@ -148,9 +148,10 @@ wd_code wd_msg_time(const json_t *obj, const char *key, const char *what, int64_
 wd_code wd_msg_digest(const json_t *obj, const char *key, const char *what, bool allow_empty,
                       char out[WD_DIGEST_STRLEN + 1], wd_err *e);
 
-/* obj[key] (a checked integer) when it is >= min, else WD_E_MALFORMED. */
+/* obj[key] (a checked integer) when it is in min .. max, else WD_E_MALFORMED (the message
+ * gives the range). On error *out is unchanged. */
 wd_code wd_msg_int(const json_t *obj, const char *key, const char *what, int64_t min,
-                   int64_t *out, wd_err *e);
+                   int64_t max, int64_t *out, wd_err *e);
 
 /* obj[key] (a checked string) as free text of at most max bytes (else WD_E_OVERSIZED) with no
  * control characters (else WD_E_MALFORMED); copied into a new *out the caller frees. */

@@ -59,11 +59,13 @@ wd_code wd_rollback_parse(const unsigned char *payload, size_t len, wd_rollback 
     if (c == WD_OK)
         c = wd_msg_digest(v, "current_bundle_hash", WHAT, false, a->current_bundle_hash, e);
     if (c == WD_OK)
-        c = wd_msg_int(v, "current_version", WHAT, 1, &a->current_version, e);
+        c = wd_msg_int(v, "current_version", WHAT, 1, WD_MAX_SAFE_INTEGER,
+                       &a->current_version, e);
     if (c == WD_OK)
         c = wd_msg_digest(v, "target_bundle_hash", WHAT, false, a->target_bundle_hash, e);
     if (c == WD_OK)
-        c = wd_msg_int(v, "target_version", WHAT, 1, &a->target_version, e);
+        c = wd_msg_int(v, "target_version", WHAT, 1, WD_MAX_SAFE_INTEGER,
+                       &a->target_version, e);
     if (c == WD_OK && a->target_version >= a->current_version)
         c = wd_err_set(e, WD_E_MALFORMED,
                        WHAT ": target_version %lld is not lower than current_version %lld",

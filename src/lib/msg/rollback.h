@@ -19,7 +19,7 @@ typedef struct wd_rollback {
     wd_scope scope;
     wd_audience audience;
     char current_bundle_hash[WD_DIGEST_STRLEN + 1]; /* lowercase */
-    int64_t current_version;                        /* >= 1 */
+    int64_t current_version;                        /* 1 .. WD_MAX_SAFE_INTEGER */
     char target_bundle_hash[WD_DIGEST_STRLEN + 1];  /* lowercase */
     int64_t target_version;                         /* >= 1, < current_version */
     char *reason;                                   /* <= WD_MAX_KILL_REASON bytes */
@@ -29,7 +29,7 @@ typedef struct wd_rollback {
 
 /* Parse a payload strictly without trusting it: strict JSON, schema_version 1 (else
  * unsupported-version), exactly SPEC §5's fields (unknown-field / malformed), ids, digests and
- * times well formed, versions >= 1 and target_version < current_version (malformed), reason at
+ * times well formed, versions in 1 .. 2^53-1 and target_version < current_version (malformed), reason at
  * most WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed), the
  * audience (wd_audience_decode). On success the caller owns *out (wd_rollback_free); on error
  * *out is NULL. */

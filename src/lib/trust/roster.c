@@ -269,9 +269,27 @@ static wd_code parse_key_list(const json_t *arr, const char *path, bool root,
         for (size_t j = 0; j < i; j++)
             if (wd_ct_eq(wd_key_raw_public(keys[j].key), wd_key_raw_public(keys[i].key),
                          WD_ED25519_PUB_LEN))
-                return wd_err_set(e, WD_E_MALFORMED, "%s: keyid %s is already listed at [%zu]",
-                                  p, wd_key_id(keys[i].key), j);
+                return wd_err_set(e, WD_E_MALFORMED,
+                                  "%s: public key %s is already listed at %s[%zu] (a key "
+                                  "appears once in a roster)",
+                                  p, wd_key_id(keys[i].key), path, j);
     }
+    return WD_OK;
+}
+
+/* SPEC §2: a public key appears once in a roster. A key in both root.keys and keys would stay
+ * active in one place after being revoked in the other, and would let a root key sign
+ * messages. Called after both lists are decoded; names both places. */
+static wd_code check_once(const wd_roster *r, wd_err *e)
+{
+    for (size_t i = 0; i < r->nkeys; i++)
+        for (size_t j = 0; j < r->nroot; j++)
+            if (wd_ct_eq(wd_key_raw_public(r->keys[i].key),
+                         wd_key_raw_public(r->root_keys[j].key), WD_ED25519_PUB_LEN))
+                return wd_err_set(e, WD_E_MALFORMED,
+                                  "keys[%zu]: public key %s is already listed at root.keys[%zu] "
+                                  "(a key appears once in a roster)",
+                                  i, wd_key_id(r->keys[i].key), j);
     return WD_OK;
 }
 
@@ -357,9 +375,9 @@ static wd_code parse_tree(const json_t *doc, wd_roster *r, wd_err *e)
         return wd_err_set(e, WD_E_NOMEM, "roster: out of memory");
 
     json_int_t ver = wd_json_int(doc, "version");
-    if (ver < 1)
-        return wd_err_set(e, WD_E_MALFORMED, "version: %lld, must be at least 1",
-                          (long long)ver);
+    if (ver < 1 || ver > WD_MAX_SAFE_INTEGER)
+        return wd_err_set(e, WD_E_MALFORMED, "version: %lld, must be in 1 .. %lld",
+                          (long long)ver, (long long)WD_MAX_SAFE_INTEGER);
     r->version = (int64_t)ver;
 
     c = parse_time_field(doc, "created_at", "", &r->created_at, e);
@@ -402,7 +420,10 @@ static wd_code parse_tree(const json_t *doc, wd_roster *r, wd_err *e)
     c = parse_key_list(rkeys, "root.keys", true, &r->root_keys, &r->nroot, e);
     if (c != WD_OK)
         return c;
-    return parse_key_list(keys, "keys", false, &r->keys, &r->nkeys, e);
+    c = parse_key_list(keys, "keys", false, &r->keys, &r->nkeys, e);
+    if (c != WD_OK)
+        return c;
+    return check_once(r, e);
 }
 
 wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **out, wd_err *e)
@@ -908,13 +929,20 @@ wd_code wd_roster_add_key(wd_roster *r, bool root, const wd_key *k, unsigned pur
     if (principal != NULL && has_control(principal))
         return wd_err_set(e, WD_E_USAGE, "key %s: principal contains control characters",
                           wd_key_id(k));
+    /* A public key appears once in a roster, whichever list it is in (SPEC §2). */
+    for (int pass = 0; pass < 2; pass++) {
+        const wd_roster_key *l = pass == 0 ? r->root_keys : r->keys;
+        size_t ln = pass == 0 ? r->nroot : r->nkeys;
+        for (size_t i = 0; i < ln; i++)
+            if (wd_ct_eq(wd_key_raw_public(l[i].key), wd_key_raw_public(k), WD_ED25519_PUB_LEN))
+                return wd_err_set(e, WD_E_USAGE,
+                                  "key %s is already in the roster at %s[%zu] (%s); a key "
+                                  "appears once in a roster",
+                                  wd_key_id(k), pass == 0 ? "root.keys" : "keys", i,
+                                  l[i].revoked ? "revoked" : "active");
+    }
     wd_roster_key **list = root ? &r->root_keys : &r->keys;
     size_t *n = root ? &r->nroot : &r->nkeys;
-    for (size_t i = 0; i < *n; i++)
-        if (wd_ct_eq(wd_key_raw_public((*list)[i].key), wd_key_raw_public(k),
-                     WD_ED25519_PUB_LEN))
-            return wd_err_set(e, WD_E_USAGE, "key %s is already in %s", wd_key_id(k),
-                              root ? "root.keys" : "keys");
     if (r->nroot + r->nkeys + 1 > WD_MAX_ROSTER_KEYS)
         return wd_err_set(e, WD_E_OVERSIZED, "roster: more than %d keys", WD_MAX_ROSTER_KEYS);
 

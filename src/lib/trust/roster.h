@@ -41,7 +41,7 @@ typedef struct wd_roster_key {
 
 typedef struct wd_roster {
     char *org_id;
-    int64_t version;        /* >= 1 */
+    int64_t version;        /* 1 .. WD_MAX_SAFE_INTEGER */
     int64_t created_at, expires_at;
     int root_threshold;     /* 1..7 */
     wd_roster_key *root_keys;
@@ -60,8 +60,9 @@ typedef struct wd_roster {
  * WD_E_OVERSIZED (counted before any key is decoded); JSON strictness codes from
  * wd_json_parse; everything else (missing field, wrong type, bad id/time/base64, keyid not the
  * digest of public_key, public key not 32 bytes, unknown purpose in a key, roster-root outside
- * root.keys or a root key with another purpose, a keyid twice in one list, a threshold outside
- * 1..7, root.threshold above the number of root keys, version 0, expires_at <= created_at,
+ * root.keys or a root key with another purpose, a public key listed twice (in one list, or
+ * in both root.keys and keys: the message names both places), a threshold outside
+ * 1..7, root.threshold above the number of root keys, a version outside 1 .. 2^53-1, expires_at <= created_at,
  * valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
  * NULL and nothing is allocated. */
 wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **out, wd_err *e);
@@ -142,7 +143,8 @@ wd_code wd_roster_copy(const wd_roster *r, wd_roster **out, wd_err *e);
 /* Append a copy of k's public half to root.keys (root) or keys, active. WD_E_USAGE when the
  * purposes are empty or unknown, a root key does not carry exactly roster-root, a non-root key
  * carries it, valid_until <= valid_from (INT64_MAX means no end), the principal has control
- * characters, or the key is already in that list; WD_E_OVERSIZED past WD_MAX_ROSTER_KEYS.
+ * characters, or the public key is already in the roster (in either list: a key appears once
+ * in a roster; the message names where it is); WD_E_OVERSIZED past WD_MAX_ROSTER_KEYS.
  * On error r is unchanged. */
 wd_code wd_roster_add_key(wd_roster *r, bool root, const wd_key *k, unsigned purposes,
                           int64_t valid_from, int64_t valid_until, const char *principal,
