@@ -62,6 +62,11 @@ typedef enum wd_http_parse {
  * Transfer-Encoding; HTTP/1.1 requires Host. Nothing is allocated unless HEAD_DONE. */
 wd_http_parse wd_http_parse_head(const unsigned char *buf, size_t len, wd_http_req *req,
                                  size_t *consumed);
+/* Same as wd_http_parse_head, and *why (may be NULL) gets a static text saying why a head was
+ * refused ("" on NEED_MORE and HEAD_DONE), for the 400/431/501 message and the log. */
+wd_http_parse wd_http_parse_head_why(const unsigned char *buf, size_t len, wd_http_req *req,
+                                     size_t *consumed, const char **why);
+/* Free what the parser and the server attached to req (storage, body); req is zeroed. */
 void wd_http_req_free(wd_http_req *req);
 
 /* The value of the first header with this name (case-insensitive), or NULL. */

@@ -24,6 +24,7 @@
 #define WD_LEADER_STATUS_INTERVAL_S   60   /* a follower reports at least this often */
 #define WD_LEADER_SILENT_AFTER        3    /* status intervals without a report: "silent" */
 #define WD_LEADER_MAX_LISTEN          16
+#define WD_LEADER_DRAIN_S             10   /* in-flight requests may finish during a drain */
 
 typedef enum wd_log_format { WD_LOG_JSON, WD_LOG_TEXT } wd_log_format;
 typedef enum wd_log_level { WD_LOG_DEBUG, WD_LOG_INFO, WD_LOG_WARN, WD_LOG_ERROR } wd_log_level;
@@ -43,6 +44,12 @@ typedef struct wd_leader_config {
     int max_conns;
     wd_log_format log_format;
     wd_log_level log_level;
+    /* Timeouts in seconds (config keys only; tests lower them): TLS handshake, idle keep-alive
+     * (also the time a request head may take), a request body, and the drain after SIGTERM. */
+    int handshake_timeout_s;
+    int idle_timeout_s;
+    int body_timeout_s;
+    int drain_timeout_s;
 } wd_leader_config;
 
 typedef struct wd_metrics wd_metrics;   /* metrics.h */

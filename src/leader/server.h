@@ -1,0 +1,38 @@
+/* server.h — the process of `warden leader`: worker event loops serving mutual-TLS HTTP/1.1 to
+ * the route handlers it is given, held long polls and their wake-ups, the plain-HTTP probe
+ * listener, signals and the drain. The handlers are passed in, so the transport is tested with
+ * stubs and the real API is plugged in by the command line.
+ * It must never run a handler for a peer without a valid identity, read a body above the
+ * route's cap, or spend a thread on a held request. */
+#ifndef WD_LEADER_SERVER_H
+#define WD_LEADER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "warden/error.h"
+#include "http.h"
+#include "leader.h"
+
+typedef struct wd_server_handlers {
+    /* Answer (or hold: rs->hold_s > 0) one request of a peer with a valid identity. */
+    void (*handle)(wd_leader *L, const wd_http_req *req, wd_http_resp *rs);
+    /* The largest body (method, target) accepts; 0 for none. */
+    size_t (*body_cap)(const char *method, const char *target);
+    /* Ready to serve (for /readyz, with the store's ping). */
+    bool (*ready)(const wd_leader *L);
+    /* Optional (tests): once every listener is bound, this file is written (atomically) with
+     * the lines "mtls ADDR:PORT" (one per --listen) and "probe ADDR:PORT". NULL: not written. */
+    const char *ports_file;
+} wd_server_handlers;
+
+/* Run the leader until SIGTERM or SIGINT, then drain: stop accepting, answer every held poll,
+ * let requests in flight finish (bounded by cfg.drain_timeout_s), close, return WD_OK.
+ * Needs L->cfg (listen, cert, key, client_ca, trust_domain, ...), L->metrics; L->store may be
+ * NULL (then /readyz is 503). Sets L->wake for the handlers. Blocks SIGTERM, SIGINT and SIGHUP
+ * in the calling thread (and the workers) for its duration; SIGHUP is logged and ignored.
+ * On a start error (a port in use, a TLS file) nothing is left running and e says why
+ * (WD_E_IO: "cannot listen on ADDR: address already in use"). */
+wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e);
+
+#endif
