@@ -5,6 +5,9 @@
 # every leader it starts is stopped (SIGTERM, then SIGKILL) on every exit path.
 set -u
 LD_LIB=$WD_SRCDIR/tests/leader
+# The distribution's python3 starts much faster than a version-manager shim.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 API=/api/v1/conductor
 BT=application/vnd.warden.policy-bundle.v1+json
 KT=application/vnd.warden.remote-kill.v1+json
@@ -41,7 +44,7 @@ ld_kill() {
 
 # ld_free_port: a TCP port on 127.0.0.1 that nobody listened on a moment ago.
 ld_free_port() {
-    python3 -c 'import socket
+    "$PY" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
@@ -259,11 +262,9 @@ hdr() { tr -d '\r' <"$T/hdr" | sed -n "s/^$1: *//Ip" | tail -n 1; }
 errcode() { jq -r '.error.code // empty' "$T/body" 2>/dev/null; }
 # payload_hash FILE: the message hash (digest of the payload) of an envelope file.
 payload_hash() {
-    python3 - "$1" <<'EOF'
-import base64, hashlib, json, sys
-e = json.load(open(sys.argv[1], "rb"))
-print("sha256:" + hashlib.sha256(base64.b64decode(e["payload"])).hexdigest())
-EOF
+    local h
+    h=$(jq -r .payload "$1" | base64 -d | sha256sum) || return 1
+    echo "sha256:${h%% *}"
 }
 
 # status_is NAME WANT [CODE]: ok when $st (set by the caller from ld_curl) is WANT and, when

@@ -11,6 +11,8 @@
 #                                                body; print "closed" (with any status seen,
 #                                                e.g. "closed 408") when the server ends the
 #                                                connection within GUARD seconds, else "open"
+#   rawhttp.py idle PORT CA CERT KEY GUARD       one keep-alive request, then silence: "closed"
+#                                                when the server ends the idle connection
 #   rawhttp.py slowhs PORT GUARD                 open TCP and send nothing; "closed" or "open"
 #   rawhttp.py probe PORT FILE                   like send, plain HTTP (the probe listener)
 import socket
@@ -91,12 +93,24 @@ def main():
         s = tls(int(port), ca, cert, key, 30)
         s.sendall(b"PUT /api/v1/conductor/remote-kill HTTP/1.1\r\nHost: localhost\r\n"
                   b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        end = time.monotonic() + float(guard)
         buf, closed = read_all(s, float(guard))
+        if not closed and buf:  # an answer (408): the connection must end after it
+            more, closed = read_all(s, max(1.0, end - time.monotonic()))
+            buf += more
         st = status_of(buf)
-        if closed:
-            print("closed" + ("" if st == "none" else " " + st))
-        else:
-            print("open" + ("" if st == "none" else " " + st))
+        print(("closed" if closed else "open") + ("" if st == "none" else " " + st))
+        s.close()
+    elif mode == "idle":
+        port, ca, cert, key, guard = sys.argv[2:7]
+        s = tls(int(port), ca, cert, key, 30)
+        s.sendall(b"GET /api/v1/conductor/capabilities HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        end = time.monotonic() + float(guard)
+        buf, closed = read_all(s, 30)
+        first = status_of(buf)
+        if not closed:
+            more, closed = read_all(s, max(1.0, end - time.monotonic()))
+        print(("closed" if closed else "open") + " after " + first)
         s.close()
     elif mode == "slowhs":
         port, guard = sys.argv[2:4]
