@@ -44,7 +44,7 @@ reject "06 a fork: exit 3, rejected (fork)" fork -- "$W" publish bundle "$T/b1fo
     --sign "$D/k1" --out "$T/bpurpose" >/dev/null
 reject "07 a bundle signed by a kill key: exit 3, rejected (wrong-purpose)" wrong-purpose -- \
     "$W" publish bundle "$T/bpurpose" "${ADMIN[@]}"
-expect "08 a follower's certificate cannot publish: exit 3" 3 "" -- "$W" publish bundle "$T/b1" \
+expect "08 a follower's certificate cannot publish: 403, exit 1" 1 "403" -- "$W" publish bundle "$T/b1" \
     --leader "$LD_URL" --cert "$D/f1.crt" --key "$D/f1.key" --ca "$D/pki/ca.crt"
 expect "09 a leader that is not there: exit 1" 1 "" -- "$W" publish bundle "$T/b1" \
     --leader "https://127.0.0.1:$(ld_free_port)" --cert "$D/adm.crt" --key "$D/adm.key" \
@@ -96,7 +96,7 @@ expect "24 warden status: exit 0" 0 "i-1" -- "$W" status "${ADMIN[@]}"
 check "24 ... one row for i-1, naming its fleet" grep -q 'prod' "$T/out"
 expect "25 warden status --json: exit 0" 0 "" -- "$W" status "${ADMIN[@]}" --json
 check "25 ... the JSON holds i-1" bash -c "jq -e '.. | strings | select(. == \"i-1\")' '$T/out' >/dev/null"
-expect "26 warden status as a follower: exit 3 (403)" 3 "" -- "$W" status --leader "$LD_URL" \
+expect "26 warden status as a follower: 403, exit 1" 1 "403" -- "$W" status --leader "$LD_URL" \
     --cert "$D/f1.crt" --key "$D/f1.key" --ca "$D/pki/ca.crt"
 
 # ---- 2. a port that is in use ----
@@ -132,7 +132,7 @@ for round in 1 2 3 4 5; do
         cps+=($!)
     done
     wait "${cps[@]}"
-    got=$(cat "$T/race.$round".[1-4].st | sort | tr '\n' ' ')
+    got=$(for f in "$T/race.$round".[1-4].st; do echo "$(cat "$f")"; done | sort | tr '\n' ' ')
     check "29 round $round: four different v$v racing: one 201, three 409 ($got)" \
         test "$got" = "201 409 409 409 "
     win=$(grep -l '^201$' "$T/race.$round".[1-4].st | head -n 1)
@@ -149,7 +149,7 @@ for j in 1 2 3 4; do
     cps+=($!)
 done
 wait "${cps[@]}"
-got=$(cat "$T"/same.[1-4].st | sort | tr '\n' ' ')
+got=$(for f in "$T"/same.[1-4].st; do echo "$(cat "$f")"; done | sort | tr '\n' ' ')
 check "31 the same bytes published four times at once: one 201, three 200 ($got)" \
     test "$got" = "200 200 200 201 "
 
@@ -191,7 +191,9 @@ for i in $(seq 1 $N); do cmp -s "$T/body" "$T/loop.$i" && served=$i; done
 check "34 after the restart, what is served is one of the loop's bundles (#$served)" test -n "$served"
 hi=0
 missing=""
-for i in $(seq 1 $N); do
+tried=$(wc -l <"$T/loop.log")
+# versions after the last one sent cannot be stored; look one further all the same
+for i in $(seq 1 $((tried < N ? tried + 1 : N))); do
     s=$(ld_curl "$D" adm GET "policy-bundles/$(payload_hash "$T/loop.$i")")
     if [ "$s" = 200 ]; then
         cmp -s "$T/body" "$T/loop.$i" || missing="$missing $i(bytes)"
