@@ -325,6 +325,7 @@ static bool hash_ok(const char *h)
     return h != NULL && h[0] != '\0' && strnlen(h, WD_DIGEST_STRLEN + 1) <= WD_DIGEST_STRLEN;
 }
 
+/* stored_at / last_seen / now given as 0 (or below) mean "now". */
 static int64_t stamp(int64_t t)
 {
     return t > 0 ? t : (int64_t)time(NULL);
@@ -674,8 +675,9 @@ static wd_code sq_each_kill(wd_store *base, bool (*cb)(void *ctx, const wd_store
     return msg_each((sq_store *)base, &KILL, cb, ctx, e);
 }
 
-/* get: *bytes is one allocation that holds the envelope and, after it, meta's audience JSON:
- * free(*bytes) frees both. */
+/* get: *bytes is one allocation (the caller's) that holds the envelope and, after it, the
+ * audience JSON that meta->audience_json points at: free(*bytes) frees both, and the audience
+ * is valid until then. Not found: *found false, *bytes NULL. On error nothing is allocated. */
 static wd_code msg_get(sq_store *s, const msg_kind *k, const char *org, const char *hash,
                        wd_store_msg *meta, unsigned char **bytes, size_t *len, bool *found,
                        wd_err *e)

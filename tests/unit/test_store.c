@@ -1060,7 +1060,90 @@ static void test_race_processes(void **state)
     assert_int_equal(raw_int("SELECT count(*) FROM bundles"), 1);
 }
 
+
+/* Several processes open a file that does not exist yet at the same moment: every one of them
+ * gets a working store, and the schema is created once. */
+static void test_first_open_race(void **state)
+{
+    (void)state;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pids[NPROCS];
+    for (int i = 0; i < NPROCS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(pfd[1]);
+            char c;
+            if (read(pfd[0], &c, 1) != 0)
+                _exit(101);
+            wd_store *cs = NULL;
+            wd_err e = {0};
+            if (wd_store_open(url, &cs, &e) != WD_OK)
+                _exit(100);
+            char fleet[16];
+            snprintf(fleet, sizeof fleet, "fleet-%d", i);
+            wd_store_msg m = mkmsg("acme", fleet, "eu1", 1, (char)('a' + i));
+            wd_put_result res;
+            wd_code rc = cs->ops->put_kill(cs, &m, (const unsigned char *)"k", 1, &res, &e);
+            wd_store_close(cs);
+            _exit(rc != WD_OK ? 102 : res != WD_PUT_CREATED ? 103 : 0);
+        }
+    }
+    close(pfd[0]);
+    close(pfd[1]);
+    for (int i = 0; i < NPROCS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(raw_int("PRAGMA user_version"), WD_STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int("SELECT count(*) FROM kills"), NPROCS);
+}
+
 /* ---- a store that cannot be written ---- */
+
+/* Opening a database file this process may not write is an operational error at open, not a
+ * store that fails later. As root, file modes do not bind, so the open runs in a child that has
+ * dropped to an unprivileged user. */
+static int open_exit_code(void)
+{
+    wd_store *cs = NULL;
+    wd_err e = {0};
+    wd_code rc = wd_store_open(url, &cs, &e);
+    wd_store_close(cs);
+    return rc == WD_E_IO && strstr(e.msg, "store") != NULL ? 0 : 10 + (int)rc;
+}
+
+static void test_read_only_file(void **state)
+{
+    (void)state;
+    wd_store *s = open_store();
+    wd_store_msg m1 = mkmsg("acme", "prod", "eu1", 1, 'a');
+    assert_int_equal(put_b(s, &m1, "b1", NULL), WD_PUT_CREATED);
+    wd_store_close(s);
+    assert_int_equal(chmod(dbpath, 0444), 0);
+    if (geteuid() != 0) {
+        assert_int_equal(open_exit_code(), 0);
+    } else {
+        assert_int_equal(chmod(tmpdir, 0755), 0); /* the other user may enter, not write */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(99);
+            _exit(open_exit_code());
+        }
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(chmod(dbpath, 0644), 0);
+    assert_int_equal(raw_int("SELECT count(*) FROM bundles"), 1);
+}
+
 
 typedef struct snapshot {
     int64_t bundles, kills, rollbacks, active, rosters, batches, heads, followers;
@@ -1402,7 +1485,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_threads_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_threads_same, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_open_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_is_io, setup, teardown),
         cmocka_unit_test_setup_teardown(test_walks_need_a_callback, setup, teardown),
