@@ -30,7 +30,7 @@ static const char *ows(const char *p)
     return p;
 }
 
-bool wd_http_parse_prefer_wait(const char *value, int *wait_s)
+static bool prefer_wait(const char *value, int *wait_s)
 {
     *wait_s = 0;
     if (value == NULL)
@@ -82,6 +82,17 @@ bool wd_http_parse_prefer_wait(const char *value, int *wait_s)
             return true;
         p++; /* ',' */
     }
+}
+
+bool wd_http_parse_prefer_wait(const char *value, int *wait_s)
+{
+    /* a malformed header is answered as if absent: no wait, even when an earlier preference
+     * of the list said one */
+    if (!prefer_wait(value, wait_s)) {
+        *wait_s = 0;
+        return false;
+    }
+    return true;
 }
 
 bool wd_http_etag_matches(const char *inm, const char *etag)

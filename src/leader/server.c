@@ -954,7 +954,7 @@ static wd_code listen_error(server *s, const char *addr, int err, wd_err *e)
         rc = wd_err_set(e, WD_E_IO, "cannot listen on %s: address already in use", addr);
     else
         rc = wd_err_set(e, WD_E_IO, "cannot listen on %s: %s", addr, strerror(err));
-    wd_log(s->L, WD_LOG_ERROR, "listen", "detail", e ? e->msg : "cannot listen", NULL);
+    /* not logged here: the caller prints it as the one line of a start error */
     return rc;
 }
 

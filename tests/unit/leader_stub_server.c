@@ -5,6 +5,8 @@
  *                             {"wake":2} at the deadline or on drain
  *   POST /wake?key=K          calls L->wake(L, K) from this worker; 200 {"woke":"K"}
  *   PUT  /body                takes a body of at most 1024 bytes; 200 {"len":N}
+ *   GET  /broken              a bug: neither answers nor holds (the server must answer 500)
+ *   GET  /stubborn            a bug: holds again on its final call (500 at the deadline)
  *   anything else             404
  * usage: leader_stub_server CONFIG.yaml PORTS_FILE [not-ready]
  * It must never be installed or linked into warden. */
@@ -91,6 +93,16 @@ static void stub_handle(wd_leader *L, const wd_http_req *req, wd_http_resp *rs)
         rs->route = "body";
         int n = snprintf(buf, sizeof buf, "{\"len\":%zu}", req->body_len);
         wd_http_resp_body(rs, 200, buf, (size_t)n);
+        return;
+    }
+    if (strcmp(req->path, "/broken") == 0) {
+        rs->route = "broken";
+        return;
+    }
+    if (strcmp(req->path, "/stubborn") == 0) {
+        rs->route = "stubborn";
+        rs->hold_s = 1;
+        snprintf(rs->hold_key, sizeof rs->hold_key, "stubborn");
         return;
     }
     rs->route = "not-found";
