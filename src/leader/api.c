@@ -95,7 +95,8 @@ static api_roster *roster_new(wd_roster *r, unsigned char *bytes, size_t len)
     return R;
 }
 
-/* The file's roster from the pin, then each newer one the store holds by rotation. */
+/* The file's roster from the pin, then each newer one the store holds by rotation; the newest
+ * reached must not be expired (links before it may be, as in TUF). */
 static wd_code load_roster(wd_leader *L, wd_api *A, api_roster **out, wd_err *e)
 {
     *out = NULL;
@@ -105,8 +106,9 @@ static wd_code load_roster(wd_leader *L, wd_api *A, api_roster **out, wd_err *e)
     wd_code c = wd_read_file(L->cfg.roster_path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, e);
     if (c != WD_OK)
         return wd_msg_prefix(c, e, "roster %s", L->cfg.roster_path);
+    /* an expired file is a starting point only: the store may hold its successors */
     wd_roster *r = NULL;
-    c = wd_roster_verify(buf, len, L->cfg.pin, NULL, now, &r, e);
+    c = wd_roster_verify_ex(buf, len, L->cfg.pin, NULL, now, WD_ROSTER_KEEP_EXPIRED, &r, e);
     if (c != WD_OK) {
         free(buf);
         return wd_msg_prefix(c, e, "roster %s", L->cfg.roster_path);
@@ -133,7 +135,8 @@ static wd_code load_roster(wd_leader *L, wd_api *A, api_roster **out, wd_err *e)
         wd_roster *next = NULL;
         wd_err sub;
         wd_err_clear(&sub);
-        c = wd_roster_verify(nb, nl, L->cfg.pin, R->r, now, &next, &sub);
+        c = wd_roster_verify_ex(nb, nl, L->cfg.pin, R->r, now, WD_ROSTER_KEEP_EXPIRED, &next,
+                                &sub);
         if (c != WD_OK) {
             char v[24];
             snprintf(v, sizeof v, "%lld", (long long)R->r->version + 1);
@@ -152,6 +155,14 @@ static wd_code load_roster(wd_leader *L, wd_api *A, api_roster **out, wd_err *e)
         api_roster_put(R);
         R = N;
         advanced = true;
+    }
+    if (now >= R->r->expires_at) {
+        char t[WD_TIME_STRLEN + 1];
+        wd_time_format(R->r->expires_at, t);
+        c = wd_err_set(e, WD_E_EXPIRED, "roster version %lld (the newest this leader reaches) "
+                       "expired at %s", (long long)R->r->version, t);
+        api_roster_put(R);
+        return c;
     }
     if (!advanced) {
         /* Keep the store's chain complete: the file's roster becomes its link, unless the
@@ -261,7 +272,7 @@ static bool load_follower(void *ctx, const wd_store_follower *f)
                "outcome", "skipped", NULL);
         return true;
     }
-    bool ok = api_view_set_labels(x->A, &f->stream, f->instance, v);
+    bool ok = api_view_set_labels(x->A, &f->stream, f->instance, v, NULL);
     json_decref(v);
     if (!ok)
         x->oom = true;
@@ -299,6 +310,8 @@ wd_code wd_api_init_clock(wd_leader *L, int64_t (*clock)(void *ctx), void *ctx, 
 {
     if (L->store == NULL || L->cfg.roster_path == NULL || L->cfg.pin == NULL)
         return wd_err_set(e, WD_E_USAGE, "leader: a store, a roster and a pin are needed");
+    if (L->api != NULL)
+        return wd_err_set(e, WD_E_USAGE, "leader: the API is already loaded");
     wd_api *A = calloc(1, sizeof *A);
     if (A == NULL)
         return wd_err_set(e, WD_E_NOMEM, "out of memory");

@@ -114,7 +114,7 @@ static json_t *strict_body(const wd_http_req *req, size_t max, const char *what,
         c = wd_json_check(v, what, fields, nfields, &e);
     if (c != WD_OK) {
         json_decref(v);
-        wd_http_resp_error(rs, c == WD_E_OVERSIZED ? 413 : 400,
+        wd_http_resp_error(rs, req->body_len > max ? 413 : 400,
                            wd_code_is_rejection(c) ? wd_code_name(c) : "bad-request", "%s",
                            e.msg);
         return NULL;
@@ -297,10 +297,10 @@ void api_h_status(wd_leader *L, const wd_http_req *req, const char *rest, wd_htt
     wd_err e;
     wd_err_clear(&e);
     wd_code c = L->store->ops->put_status(L->store, &sf, &e);
-    bool ok = true;
+    bool ok = true, changed = false;
     if (c == WD_OK) {
         pthread_rwlock_wrlock(&A->lock);
-        ok = api_view_set_labels(A, &sf.stream, p->instance, labels);
+        ok = api_view_set_labels(A, &sf.stream, p->instance, labels, &changed);
         pthread_rwlock_unlock(&A->lock);
     }
     free(labels_json);
@@ -315,10 +315,11 @@ void api_h_status(wd_leader *L, const wd_http_req *req, const char *rest, wd_htt
         return;
     }
     rs->status = 204;
-    /* its labels may select another bundle now */
+    /* new labels may select another bundle or kill now: re-run the stream's held polls (not
+     * on every report: that would re-run them all every status interval of every host) */
     char key[3 * (WD_MAX_ID_LEN + 1)];
     api_stream_key(&sf.stream, key, sizeof key);
-    if (L->wake != NULL)
+    if (changed && L->wake != NULL)
         L->wake(L, key);
 }
 

@@ -111,9 +111,10 @@ bool api_view_add_kill(wd_api *A, const wd_stream *st, int64_t counter, const ch
 bool api_view_set_rollback(wd_api *A, const wd_stream *st, const api_rollback *r,
                            wd_audience *aud);
 /* Write lock. Replace the labels of (st, instance) with labels (a JSON object of strings,
- * already checked). false when out of memory (nothing changed). */
+ * already checked); *changed (may be NULL) says whether they differ from what was held.
+ * false when out of memory (nothing changed). */
 bool api_view_set_labels(wd_api *A, const wd_stream *st, const char *instance,
-                         const json_t *labels);
+                         const json_t *labels, bool *changed);
 /* Read lock. The stream, or NULL. */
 api_stream *api_view_stream(const wd_api *A, const wd_stream *st);
 /* Read lock. The follower entry of instance in st, or NULL. */

@@ -16,9 +16,10 @@
 #include "msg/kill.h"
 #include "msg/rollback.h"
 
-/* Log and count one publish outcome. */
-static void published(wd_leader *L, const wd_spiffe_id *admin, const char *kind,
-                      const char *outcome, const char *code, int64_t seq, const char *hash)
+/* Log and count one publish outcome; detail (may be NULL) says why it was refused. */
+static void published_why(wd_leader *L, const wd_spiffe_id *admin, const char *kind,
+                          const char *outcome, const char *code, int64_t seq, const char *hash,
+                          const char *detail)
 {
     char v[24] = "";
     if (seq > 0)
@@ -26,8 +27,14 @@ static void published(wd_leader *L, const wd_spiffe_id *admin, const char *kind,
     wd_log(L, strcmp(outcome, "created") == 0 || strcmp(outcome, "same") == 0 ? WD_LOG_INFO
                                                                                : WD_LOG_WARN,
            "publish", "kind", kind, "outcome", outcome, "code", code, "seq", v, "hash",
-           hash ? hash : "", "admin", admin->admin, NULL);
+           hash ? hash : "", "admin", admin->admin, "detail", detail ? detail : "", NULL);
     wd_metrics_publish(L->metrics, kind, outcome);
+}
+
+static void published(wd_leader *L, const wd_spiffe_id *admin, const char *kind,
+                      const char *outcome, const char *code, int64_t seq, const char *hash)
+{
+    published_why(L, admin, kind, outcome, code, seq, hash, NULL);
 }
 
 /* Answer a verification failure: 409 for stale/fork, 422 for other rejections, 500 for
@@ -36,14 +43,14 @@ static void reject(wd_leader *L, wd_http_resp *rs, const wd_spiffe_id *admin, co
                    wd_code c, const wd_err *e)
 {
     if (!wd_code_is_rejection(c)) {
-        published(L, admin, kind, "rejected", wd_code_name(c), 0, NULL);
+        published_why(L, admin, kind, "rejected", wd_code_name(c), 0, NULL, e->msg);
         api_internal(L, rs, kind, e);
         return;
     }
     const char *outcome = c == WD_E_STALE ? "stale" : c == WD_E_FORK ? "fork" : "rejected";
     int status = c == WD_E_STALE || c == WD_E_FORK ? 409 : 422;
     wd_http_resp_error(rs, status, wd_code_name(c), "%s", e->msg);
-    published(L, admin, kind, outcome, wd_code_name(c), 0, NULL);
+    published_why(L, admin, kind, outcome, wd_code_name(c), 0, NULL, e->msg);
 }
 
 /* 201/200 body: {"status","kind",<seq_key>:seq | "id":id,"hash"}. */

@@ -131,9 +131,35 @@ static size_t follower_at(const wd_api *A, const char *instance, bool *found)
     return lo;
 }
 
-bool api_view_set_labels(wd_api *A, const wd_stream *st, const char *instance,
-                         const json_t *labels)
+/* Do the follower's labels equal the object's? */
+static bool same_labels(const api_follower *f, const json_t *labels)
 {
+    if (f->nlabels != json_object_size(labels))
+        return false;
+    for (size_t i = 0; i < f->nlabels; i++) {
+        const json_t *v = json_object_get(labels, f->labels[i].key);
+        if (!json_is_string(v) || strcmp(json_string_value(v), f->labels[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+bool api_view_set_labels(wd_api *A, const wd_stream *st, const char *instance,
+                         const json_t *labels, bool *changed)
+{
+    bool dummy;
+    if (changed == NULL)
+        changed = &dummy;
+    *changed = true;
+    {
+        bool found;
+        size_t at = follower_at(A, instance, &found);
+        if (found && same_stream(&A->followers[at].st, st) &&
+            same_labels(&A->followers[at], labels)) {
+            *changed = false;
+            return true;
+        }
+    }
     size_t n = json_object_size(labels);
     wd_label *ls = n ? calloc(n, sizeof *ls) : NULL;
     if (n && ls == NULL)

@@ -516,6 +516,29 @@ static void t15_build_refuses_and_round_trips(void **state)
     wd_audience_free(&s.audience);
 }
 
+/* A publisher (WD_MSG_ANY_AUDIENCE) is in no audience: the audience is not matched, the scope
+ * still is. */
+static void t16_publisher_skips_audience_only(void **state)
+{
+    (void)state;
+    wd_err e;
+    json_t *o = kill_obj(1, "active");
+    json_object_set_new(o, "audience", json_pack("{s:[s]}", "instance_ids", "i-2"));
+    size_t len = 0;
+    char *env = sign_kill(o, &len);
+    wd_follower pub = {"acme", "prod", "eu1", "", NULL, 0};
+    expect_code(verify_at(env, len, &pub, T0, 0, NULL, &e), WD_E_WRONG_AUDIENCE, &e);
+    expect_code(verify_at(env, len, &pub, T0, WD_MSG_ANY_AUDIENCE, NULL, &e), WD_OK, &e);
+    pub.fleet_id = "other";
+    expect_code(verify_at(env, len, &pub, T0, WD_MSG_ANY_AUDIENCE, NULL, &e), WD_E_WRONG_SCOPE,
+                &e);
+    pub.fleet_id = "prod";
+    expect_code(verify_at(env, len, &pub, T0 + DAY, WD_MSG_ANY_AUDIENCE, NULL, &e),
+                WD_E_EXPIRED, &e);
+    free(env);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +557,7 @@ int main(void)
         cmocka_unit_test(t13_strict_payload),
         cmocka_unit_test(t14_counter_floor),
         cmocka_unit_test(t15_build_refuses_and_round_trips),
+        cmocka_unit_test(t16_publisher_skips_audience_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
