@@ -386,6 +386,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new response (after a 100 Continue, say): forget the previous one's headers. */
+        s->bad_header = false;
         for (size_t i = 0; i < WD_FLEET_HDR_COUNT; i++) {
             free(s->r->headers[i]);
             s->r->headers[i] = NULL;

@@ -4,6 +4,7 @@
  * key file is refused when group or others can read it, bounded response bodies and headers.
  * Used by `warden publish` and `warden status`; written so the agent's pollers can reuse it
  * (If-None-Match, Prefer: wait through extra headers; per-client total timeout).
+ * A client is used by one thread at a time (a libcurl handle is not shared); open one per loop.
  * It must never follow a redirect, use a proxy, speak anything but https, or log a body. */
 #ifndef WD_FLEETCLIENT_H
 #define WD_FLEETCLIENT_H

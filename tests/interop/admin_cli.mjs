@@ -47,7 +47,10 @@ const env = { ...process.env };
 for (const k of Object.keys(env)) if (/_proxy$/i.test(k)) delete env[k];
 
 function warden(...args) {
-  const r = spawnSync(WARDEN, args, { env, timeout: 120000 });
+  return wardenEnv(env, ...args);
+}
+function wardenEnv(e, ...args) {
+  const r = spawnSync(WARDEN, args, { env: e, timeout: 120000 });
   return { status: r.status, out: r.stdout?.toString() ?? '', err: r.stderr?.toString() ?? '', raw: r.stdout };
 }
 // Echo what warden said, as TAP comments, for the cases a reader of the log wants to see.
@@ -94,7 +97,7 @@ async function startFake(name, cert, extra = []) {
   writeFileSync(record, '');
   const child = spawn(process.execPath, [join(here, 'fake_leader.mjs'), '--cert', p(`${cert}.crt`),
     '--key', p(`${cert}.key`), '--client-ca', p('ca.crt'), '--script', script, '--record', record,
-    ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--watch-stdin', '1', ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   const port = await new Promise((resolve, reject) => {
     let buf = '';
@@ -297,6 +300,13 @@ async function main() {
   r = warden('publish', 'bundle', p('bundle.json'), ...conn(`${fake.url}/`));
   ok(r.status === 0 && fake.records()[0]?.path === KINDS.bundle.path,
     '21 publish --leader with a trailing / is accepted', show(r));
+
+  // proxy variables pointing at a dead loopback port are ignored: the leader is reached directly
+  fake.script({ status: 201, body: {} });
+  const proxied = { ...env };
+  for (const k of ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) proxied[k] = `http://127.0.0.1:${dead}`;
+  r = wardenEnv(proxied, 'publish', 'bundle', p('bundle.json'), ...conn());
+  ok(r.status === 0 && fake.records().length === 1, '21b publish ignores proxy variables', show(r));
 
   // ---- 22: a client key group or others can read is refused before any connection ----
   for (const mode of [0o640, 0o604]) {

@@ -7,7 +7,8 @@
 // but loopback.
 //
 // usage: node fake_leader.mjs --cert C --key K --client-ca CA --script FILE --record FILE
-//          [--max-tls TLSv1.2]
+//          [--max-tls TLSv1.2] [--watch-stdin 1]
+// --watch-stdin 1: exit when stdin closes (a parent that dies cannot leave the fake running).
 // script: {"status":201,"body":"<text>"|{json},"headers":{...}} or {"hang":true}
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -47,6 +48,7 @@ const server = createServer({
       authorized: req.socket.authorized,
       protocol: req.socket.getProtocol(),
       san: peer?.subjectaltname ?? null,
+      remote_port: req.socket.remotePort,
     })}\n`);
     let script;
     try {
@@ -67,6 +69,11 @@ server.on('tlsClientError', () => {}); // a refused handshake is an expected out
 server.listen(0, '127.0.0.1', () => {
   console.log(`PORT ${server.address().port}`);
 });
+if (args['watch-stdin'] === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.resume();
+}
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {
     server.closeAllConnections?.();
