@@ -3,7 +3,9 @@
  * roster envelope against a fixed pin, and as the rotation that follows a fixed version 1.
  * Every rejection must come with its code and a message and hand out nothing; every accepted
  * envelope's signatures are then put through wd_roster_check_signatures for each purpose.
- * It must never accept a roster whose encoding does not parse back to the same bytes. */
+ * It must never accept a roster whose encoding does not parse back to the same bytes, one that
+ * lists a public key twice (in one list, or in root.keys and keys), or a version outside
+ * 1 .. 2^53-1: any of these aborts. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +46,25 @@ static void setup(void)
         __builtin_trap();
 }
 
+/* The invariants of every accepted roster (SPEC §2, §3): each public key is listed once across
+ * root.keys and keys, and the version is in 1 .. 2^53-1. Aborts otherwise. */
+static void check_invariants(const wd_roster *r)
+{
+    size_t n = r->nroot + r->nkeys;
+    if (r->version < 1 || r->version > WD_MAX_SAFE_INTEGER || n > WD_MAX_ROSTER_KEYS)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const wd_roster_key *a = i < r->nroot ? &r->root_keys[i] : &r->keys[i - r->nroot];
+        for (size_t j = i + 1; j < n; j++) {
+            const wd_roster_key *b = j < r->nroot ? &r->root_keys[j] : &r->keys[j - r->nroot];
+            if (memcmp(wd_key_raw_public(a->key), wd_key_raw_public(b->key),
+                       WD_ED25519_PUB_LEN) == 0 ||
+                strcmp(wd_key_id(a->key), wd_key_id(b->key)) == 0)
+                abort();
+        }
+    }
+}
+
 /* A rejection must carry its code and a message, and hand out nothing. */
 static void check_rejection(wd_code c, const wd_err *e, const wd_roster *r)
 {
@@ -64,6 +85,7 @@ static void as_payload(const uint8_t *data, size_t size)
         r->root_threshold < WD_MIN_THRESHOLD || (size_t)r->root_threshold > r->nroot ||
         r->expires_at <= r->created_at)
         __builtin_trap();
+    check_invariants(r);
     /* Encode, parse back, encode again: the two encodings must be the same bytes. */
     char *a = NULL, *b = NULL;
     size_t alen = 0, blen = 0;
@@ -110,6 +132,7 @@ static void as_envelope(const uint8_t *data, size_t size)
     } else {
         if (r->expires_at <= now)
             __builtin_trap();
+        check_invariants(r);
         check_all_purposes(data, size, r);
         /* The same roster again is accepted as the same. */
         wd_roster *again = NULL;
@@ -129,6 +152,7 @@ static void as_envelope(const uint8_t *data, size_t size)
         __builtin_trap();
     if (strcmp(r->org_id, v1->org_id) != 0)
         __builtin_trap();
+    check_invariants(r);
     check_all_purposes(data, size, r);
     wd_roster_free(r);
 }

@@ -787,16 +787,16 @@ static void t27_transition_first_forward_skip_noop(void **state)
     wd_bundle_step step;
     json_t *o1 = bundle_obj(1, POLICY);
     wd_bundle *b1 = must_verify(o1, T0);
-    assert_int_equal(wd_bundle_transition(NULL, 0, b1, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
-                                          sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(NULL, 0, b1, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          NULL, note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_FIRST);
     /* forward: version 2 names version 1 as previous */
     json_t *o2 = bundle_obj(2, POLICY);
     json_object_set_new(o2, "previous_bundle_hash", json_string(b1->hash));
     wd_bundle *b2 = must_verify(o2, T0);
-    assert_int_equal(wd_bundle_transition(b1, 0, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
-                                          sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(b1, 0, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL,
+                                          note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_FORWARD);
     assert_string_equal(wd_bundle_step_name(step), "accepted");
@@ -804,8 +804,8 @@ static void t27_transition_first_forward_skip_noop(void **state)
     json_t *o3 = bundle_obj(3, POLICY);
     json_object_set_new(o3, "previous_bundle_hash", json_string(b2->hash));
     wd_bundle *b3 = must_verify(o3, T0);
-    assert_int_equal(wd_bundle_transition(b1, 0, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
-                                          sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(b1, 0, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL,
+                                          note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_SKIP);
     assert_string_equal(wd_bundle_step_name(step), "accepted, versions skipped");
@@ -813,8 +813,8 @@ static void t27_transition_first_forward_skip_noop(void **state)
     /* a higher version with an empty previous hash is a skip too */
     json_t *o4 = bundle_obj(4, POLICY);
     wd_bundle *b4 = must_verify(o4, T0);
-    assert_int_equal(wd_bundle_transition(b3, 0, b4, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, note,
-                                          sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(b3, 0, b4, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL,
+                                          note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_SKIP);
     /* idempotent re-apply */
@@ -841,9 +841,9 @@ static void t28_transition_fork(void **state)
     json_t *a = bundle_obj(5, POLICY);
     json_t *b = bundle_obj(5, "version: 1\nmode: audit\n");
     wd_bundle *ba = must_verify(a, T0), *bb = must_verify(b, T0);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL,
-                                          0, &e),
-                     WD_E_FORK);
+    assert_int_equal(
+        wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
+        WD_E_FORK);
     assert_int_equal(step, WD_BUNDLE_NOOP); /* untouched */
     assert_non_null(strstr(e.msg, ba->hash));
     wd_bundle_free(ba);
@@ -859,9 +859,9 @@ static void t29_transition_lower_version_without_authorization_is_stale(void **s
     wd_bundle_step step;
     json_t *a = bundle_obj(5, POLICY), *b = bundle_obj(4, POLICY);
     wd_bundle *ba = must_verify(a, T0), *bb = must_verify(b, T0);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL,
-                                          0, &e),
-                     WD_E_STALE);
+    assert_int_equal(
+        wd_bundle_transition(ba, 0, bb, NULL, 0, F.roster, &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
+        WD_E_STALE);
     assert_non_null(strstr(e.msg, "no rollback authorization"));
     wd_bundle_free(ba);
     wd_bundle_free(bb);
@@ -880,8 +880,8 @@ static void t30_transition_authorized_rollback(void **state)
     json_t *r = rollback_obj(ba, bb, T0 - 60, T0 + 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, note, sizeof note, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, note, sizeof note, &e),
                      WD_OK);
     assert_int_equal(step, WD_BUNDLE_ROLLBACK);
     assert_non_null(strstr(note, "r-1"));
@@ -909,8 +909,8 @@ static void t31_transition_rollback_for_another_pair_is_stale(void **state)
     json_t *r = rollback_obj(ba, bc, T0 - 60, T0 + 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "is for 5"));
     free(auth);
@@ -920,16 +920,16 @@ static void t31_transition_rollback_for_another_pair_is_stale(void **state)
     wd_bundle *ba2 = must_verify(a2, T0);
     r = rollback_obj(ba2, bb, T0 - 60, T0 + 3600);
     auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     free(auth);
     json_decref(r);
     /* a rollback signed by only one rollback key: not valid (threshold), so stale */
     r = rollback_obj(ba, bb, T0 - 60, T0 + 3600);
     auth = sign_obj(WD_ROLLBACK_PAYLOAD_TYPE, r, &F.rb1, 1, &len);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "(threshold)"));
     free(auth);
@@ -953,8 +953,8 @@ static void t32_transition_expired_rollback_is_stale_with_reason(void **state)
     json_t *r = rollback_obj(ba, bb, T0 - 7200, T0 - 3600);
     size_t len = 0;
     char *auth = sign_rollback(r, &len);
-    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster, &FOLLOWER,
-                                          T0, &step, NULL, NULL, 0, &e),
+    assert_int_equal(wd_bundle_transition(ba, 0, bb, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, NULL, NULL, 0, &e),
                      WD_E_STALE);
     assert_non_null(strstr(e.msg, "(expired)"));
     free(auth);
@@ -1150,6 +1150,120 @@ static void t37_check_order_signature_before_payload_and_scope_before_window(voi
     json_decref(o);
 }
 
+/* The floor (SPEC §3): after an authorized rollback from 2 to 1, version 2 is not accepted
+ * again as a forward step (stale), version 3 is; the floor only grows. */
+static void t38_floor_after_rollback(void **state)
+{
+    (void)state;
+    wd_err e;
+    wd_bundle_step step;
+    int64_t floor = -1;
+    json_t *o1 = bundle_obj(1, POLICY), *o2 = bundle_obj(2, POLICY), *o3 = bundle_obj(3, POLICY);
+    wd_bundle *b1 = must_verify(o1, T0), *b2 = must_verify(o2, T0), *b3 = must_verify(o3, T0);
+    /* 1 -> 2: floor 2 */
+    assert_int_equal(wd_bundle_transition(b1, 1, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(floor, 2);
+    /* authorized rollback 2 -> 1: allowed below the floor, which stays 2 */
+    json_t *r = rollback_obj(b2, b1, T0 - 60, T0 + 3600);
+    size_t len = 0;
+    char *auth = sign_rollback(r, &len);
+    floor = -1;
+    assert_int_equal(wd_bundle_transition(b2, 2, b1, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(step, WD_BUNDLE_ROLLBACK);
+    assert_int_equal(floor, 2);
+    /* active 1, floor 2: version 2 again (a replay) is stale, and nothing is handed out */
+    floor = -1;
+    step = WD_BUNDLE_NOOP;
+    wd_err_clear(&e);
+    assert_int_equal(wd_bundle_transition(b1, 2, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_E_STALE);
+    assert_int_equal(e.code, WD_E_STALE);
+    assert_non_null(strstr(e.msg, "floor 2"));
+    assert_int_equal(floor, -1);
+    assert_int_equal(step, WD_BUNDLE_NOOP);
+    /* with the rollback authorization offered again, still stale: it names 2 -> 1 */
+    assert_int_equal(wd_bundle_transition(b1, 2, b2, (unsigned char *)auth, len, F.roster,
+                                          &FOLLOWER, T0, &step, &floor, NULL, 0, &e),
+                     WD_E_STALE);
+    /* without the floor (the old rule), 2 would be a forward step: the floor is what stops it */
+    assert_int_equal(wd_bundle_transition(b1, 0, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    /* version 3 is the way forward; floor 3 */
+    floor = -1;
+    assert_int_equal(wd_bundle_transition(b1, 2, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(step, WD_BUNDLE_SKIP);
+    assert_int_equal(floor, 3);
+    /* the active bundle itself stays a no-op below or at the floor */
+    assert_int_equal(wd_bundle_transition(b1, 2, b1, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(step, WD_BUNDLE_NOOP);
+    assert_int_equal(floor, 2);
+    /* no active bundle but a floor: at the floor is stale, above it is first */
+    assert_int_equal(wd_bundle_transition(NULL, 2, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_E_STALE);
+    assert_int_equal(wd_bundle_transition(NULL, 2, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(step, WD_BUNDLE_FIRST);
+    assert_int_equal(floor, 3);
+    /* a floor below the active version counts as the active version */
+    assert_int_equal(wd_bundle_transition(b2, 0, b2, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_OK);
+    assert_int_equal(floor, 2);
+    /* the floor's own range */
+    assert_int_equal(wd_bundle_transition(b1, -1, b3, NULL, 0, F.roster, &FOLLOWER, T0, &step,
+                                          &floor, NULL, 0, &e),
+                     WD_E_USAGE);
+    assert_int_equal(wd_bundle_transition(b1, WD_MAX_SAFE_INTEGER + 1, b3, NULL, 0, F.roster,
+                                          &FOLLOWER, T0, &step, &floor, NULL, 0, &e),
+                     WD_E_USAGE);
+    assert_int_equal(wd_bundle_transition(b1, WD_MAX_SAFE_INTEGER, b3, NULL, 0, F.roster,
+                                          &FOLLOWER, T0, &step, &floor, NULL, 0, &e),
+                     WD_E_STALE);
+    free(auth);
+    json_decref(r);
+    wd_bundle_free(b1);
+    wd_bundle_free(b2);
+    wd_bundle_free(b3);
+    json_decref(o1);
+    json_decref(o2);
+    json_decref(o3);
+}
+
+/* Versions are integers in 1 .. 2^53-1: the limit verifies, one past it and INT64_MAX are
+ * malformed. */
+static void t39_version_range(void **state)
+{
+    (void)state;
+    wd_err e;
+    json_t *o = bundle_obj(WD_MAX_SAFE_INTEGER, POLICY);
+    wd_bundle *b = must_verify(o, T0);
+    assert_int_equal(b->version, WD_MAX_SAFE_INTEGER);
+    wd_bundle_free(b);
+    json_decref(o);
+    o = bundle_obj(WD_MAX_SAFE_INTEGER + 1, POLICY);
+    expect_obj(o, WD_E_MALFORMED, &e);
+    assert_non_null(strstr(e.msg, "9007199254740991"));
+    json_decref(o);
+    o = bundle_obj(INT64_MAX, POLICY);
+    expect_obj(o, WD_E_MALFORMED, &e);
+    json_decref(o);
+    o = bundle_obj(-1, POLICY);
+    expect_obj(o, WD_E_MALFORMED, &e);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1190,6 +1304,8 @@ int main(void)
         cmocka_unit_test(t35_build_then_verify_round_trip),
         cmocka_unit_test(t36_active_bundle_is_checked_without_its_window),
         cmocka_unit_test(t37_check_order_signature_before_payload_and_scope_before_window),
+        cmocka_unit_test(t38_floor_after_rollback),
+        cmocka_unit_test(t39_version_range),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

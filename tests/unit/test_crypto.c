@@ -711,6 +711,104 @@ static void t21_weak_public_keys_refused(void **state)
     wd_key_free(k);
 }
 
+/* Write a PEM private key file whose body is the base64 of der[0..len), lines of width w
+ * (0: one line), with line ending eol and leading text lead. */
+static void write_pkcs8(const char *path, const unsigned char *der, size_t len, size_t w,
+                        const char *eol, const char *lead)
+{
+    unsigned char b64[256];
+    int n = EVP_EncodeBlock(b64, der, (int)len);
+    assert_true(n > 0);
+    char text[512];
+    size_t used = (size_t)snprintf(text, sizeof text, "%s-----BEGIN PRIVATE KEY-----%s", lead,
+                                   eol);
+    for (int i = 0; i < n; i++) {
+        text[used++] = (char)b64[i];
+        if (w > 0 && (size_t)(i + 1) % w == 0 && i + 1 < n)
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s", eol);
+    }
+    used += (size_t)snprintf(text + used, sizeof text - used, "%s-----END PRIVATE KEY-----%s",
+                             eol, eol);
+    write_file_mode(path, text, used, 0600);
+}
+
+/* Private keys are decoded by warden itself: exactly the 48-byte Ed25519 PKCS#8 v1 form, with
+ * any line width and line ending; v2 (with the public key), trailing DER bytes, a damaged
+ * body and other algorithms are refused with what they are. */
+static void t22_pkcs8_v1_only(void **state)
+{
+    (void)state;
+    static const unsigned char prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                                             0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+    unsigned char seed[32], der[96];
+    for (size_t i = 0; i < sizeof seed; i++)
+        seed[i] = (unsigned char)(i * 7 + 1);
+    memcpy(der, prefix, 16);
+    memcpy(der + 16, seed, 32);
+    wd_key *ref = NULL, *k = NULL;
+    wd_err e;
+    assert_int_equal(wd_key_from_raw_private(seed, &ref, &e), WD_OK);
+    char path[128];
+    path_in_tmp(path, sizeof path, "p8");
+    /* v1, one line, 64-wide lines with CRLF, leading text: the same key */
+    const struct {
+        size_t w;
+        const char *eol, *lead;
+    } forms[] = {{0, "\n", ""}, {64, "\r\n", ""}, {16, "\n", "Bag Attributes\n"}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        write_pkcs8(path, der, 48, forms[i].w, forms[i].eol, forms[i].lead);
+        assert_int_equal(wd_key_load_private(path, &k, &e), WD_OK);
+        assert_string_equal(wd_key_id(k), wd_key_id(ref));
+        assert_true(wd_key_has_private(k));
+        wd_key_free(k);
+        assert_int_equal(wd_key_load_any(path, &k, &e), WD_OK);
+        assert_string_equal(wd_key_id(k), wd_key_id(ref));
+        wd_key_free(k);
+    }
+    /* v2: version 1 and the public key as [1] */
+    unsigned char v2[83];
+    memcpy(v2, der, 48);
+    v2[1] = 0x51;
+    v2[4] = 0x01;
+    v2[48] = 0x81;
+    v2[49] = 0x21;
+    v2[50] = 0x00;
+    memcpy(v2 + 51, wd_key_raw_public(ref), 32);
+    write_pkcs8(path, v2, sizeof v2, 64, "\n", "");
+    k = (wd_key *)&e;
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    assert_null(k);
+    assert_non_null(strstr(e.msg, "PKCS#8 v1"));
+    /* trailing bytes after the DER */
+    der[48] = 0x05;
+    der[49] = 0x00;
+    write_pkcs8(path, der, 50, 64, "\n", "");
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "PKCS#8 v1"));
+    /* version 1 in the 48-byte shape, and another OID (X25519, 1.3.101.110) */
+    der[4] = 0x01;
+    write_pkcs8(path, der, 48, 64, "\n", "");
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    der[4] = 0x00;
+    der[11] = 0x6e;
+    write_pkcs8(path, der, 48, 64, "\n", "");
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "not an Ed25519 key (found X25519)"));
+    der[11] = 0x70;
+    /* a truncated body, a body with a foreign character, no END line */
+    write_pkcs8(path, der, 45, 64, "\n", "");
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    static const char bad[] = "-----BEGIN PRIVATE KEY-----\nMC4CAQAw:QYDK2VwBCIEIA==\n"
+                              "-----END PRIVATE KEY-----\n";
+    write_file_mode(path, bad, strlen(bad), 0600);
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    static const char noend[] = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n";
+    write_file_mode(path, noend, strlen(noend), 0600);
+    assert_int_equal(wd_key_load_private(path, &k, &e), WD_E_MALFORMED);
+    assert_null(k);
+    wd_key_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +833,7 @@ int main(void)
         cmocka_unit_test(t19_not_a_key_file),
         cmocka_unit_test(t20_wrong_kind_for_the_loader),
         cmocka_unit_test(t21_weak_public_keys_refused),
+        cmocka_unit_test(t22_pkcs8_v1_only),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup, teardown);
 }

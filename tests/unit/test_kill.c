@@ -495,6 +495,9 @@ static void t15_build_refuses_and_round_trips(void **state)
     s.counter = 0;
     assert_int_equal(wd_kill_build(&s, keys, 2, T0, &out, &len, &e), WD_E_MALFORMED);
     assert_null(out);
+    s.counter = WD_MAX_SAFE_INTEGER + 1;
+    assert_int_equal(wd_kill_build(&s, keys, 2, T0, &out, &len, &e), WD_E_MALFORMED);
+    assert_null(out);
     s.counter = 3;
     char big[WD_MAX_KILL_REASON + 2];
     memset(big, 'r', sizeof big - 1);
@@ -539,6 +542,34 @@ static void t16_publisher_skips_audience_only(void **state)
     json_decref(o);
 }
 
+/* Counters are integers in 1 .. 2^53-1: a kill at the limit verifies and a later inactive
+ * message can never lift it (nothing is above it), so a counter past the limit (2^53, or
+ * 2^63-1 as a hostile signer might send) is malformed rather than a permanent kill. */
+static void t16_counter_range(void **state)
+{
+    (void)state;
+    wd_err e;
+    json_t *top = kill_obj(WD_MAX_SAFE_INTEGER, "active");
+    wd_kill *k = must_verify(top);
+    assert_int_equal(k->counter, WD_MAX_SAFE_INTEGER);
+    json_t *o = kill_obj(WD_MAX_SAFE_INTEGER - 1, "inactive");
+    wd_kill *below = must_verify(o);
+    wd_kill_step step;
+    assert_int_equal(wd_kill_transition(below, k, &step, NULL, 0, &e), WD_OK);
+    assert_int_equal(step, WD_KILL_APPLY);
+    wd_kill_free(below);
+    json_decref(o);
+    o = kill_obj(WD_MAX_SAFE_INTEGER + 1, "inactive");
+    expect_obj(o, WD_E_MALFORMED, &e);
+    assert_non_null(strstr(e.msg, "counter"));
+    json_decref(o);
+    o = kill_obj(INT64_MAX, "active");
+    expect_obj(o, WD_E_MALFORMED, &e);
+    json_decref(o);
+    wd_kill_free(k);
+    json_decref(top);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +589,7 @@ int main(void)
         cmocka_unit_test(t14_counter_floor),
         cmocka_unit_test(t15_build_refuses_and_round_trips),
         cmocka_unit_test(t16_publisher_skips_audience_only),
+        cmocka_unit_test(t16_counter_range),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

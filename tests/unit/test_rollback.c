@@ -201,6 +201,16 @@ static void t05_target_must_be_lower_than_current(void **state)
     expect_obj(o, WD_E_MALFORMED, &e);
     json_object_set_new(o, "target_version", json_integer(41));
     expect_obj(o, WD_OK, &e);
+    /* versions are integers in 1 .. 2^53-1 */
+    json_object_set_new(o, "current_version", json_integer(WD_MAX_SAFE_INTEGER));
+    json_object_set_new(o, "target_version", json_integer(WD_MAX_SAFE_INTEGER - 1));
+    expect_obj(o, WD_OK, &e);
+    json_object_set_new(o, "current_version", json_integer(WD_MAX_SAFE_INTEGER + 1));
+    expect_obj(o, WD_E_MALFORMED, &e);
+    assert_non_null(strstr(e.msg, "current_version"));
+    json_object_set_new(o, "current_version", json_integer(INT64_MAX));
+    json_object_set_new(o, "target_version", json_integer(WD_MAX_SAFE_INTEGER + 1));
+    expect_obj(o, WD_E_MALFORMED, &e);
     json_decref(o);
 }
 

@@ -1546,6 +1546,137 @@ static void t30_root_threshold_seven_of_seven(void **state)
     free(p);
 }
 
+/* A public key appears once in a roster (SPEC §2). Listed in both root.keys and keys (either
+ * purpose in keys), the parser refuses it naming both places; the builder refuses adding a key
+ * already present, in both directions, naming where it is. With one entry, revoking it leaves
+ * nothing active, and a bundle signed by it is revoked-key. */
+static void t31_a_key_appears_once(void **state)
+{
+    (void)state;
+    wd_err e;
+    /* parser: a root key listed again in keys with policy-bundle-signing (it could sign
+     * bundles), and a bundle key listed again as a root key */
+    json_t *t = std_roster("acme", 1);
+    json_array_append_new(json_object_get(t, "keys"),
+                          jkey(K[R0], "policy-bundle-signing", T0, NULL, "active"));
+    assert_int_equal(parse_tree(t, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "keys[3]"));
+    assert_non_null(strstr(e.msg, "root.keys[0]"));
+    assert_non_null(strstr(e.msg, wd_key_id(K[R0])));
+    json_decref(t);
+    t = std_roster("acme", 1);
+    json_array_append_new(json_object_get(json_object_get(t, "root"), "keys"), jroot(B0));
+    assert_int_equal(parse_tree(t, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "keys[0]"));
+    assert_non_null(strstr(e.msg, "root.keys[1]"));
+    json_decref(t);
+    /* a revoked entry does not make a second, active one acceptable */
+    t = std_roster("acme", 1);
+    json_array_append_new(json_object_get(t, "keys"),
+                          jkey(K[B0], "policy-bundle-signing", T0, NULL, "revoked"));
+    assert_int_equal(parse_tree(t, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "keys[3]"));
+    assert_non_null(strstr(e.msg, "keys[0]"));
+    json_decref(t);
+    /* such a roster, signed by its root, is rejected by the verifier before anything counts */
+    t = std_roster("acme", 1);
+    json_array_append_new(json_object_get(json_object_get(t, "root"), "keys"), jroot(B0));
+    size_t len;
+    char *env = roster_env(t, &K[R0], 1, &len);
+    assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_MALFORMED);
+    free(env);
+
+    /* builder, both directions */
+    wd_roster *r = NULL;
+    assert_int_equal(wd_roster_new("acme", &r, &e), WD_OK);
+    int64_t from = tm(T0);
+    assert_int_equal(wd_roster_add_key(r, true, K[R0], WD_PURPOSE_ROSTER_ROOT, from, INT64_MAX,
+                                       NULL, &e),
+                     WD_OK);
+    assert_int_equal(wd_roster_add_key(r, false, K[B0], WD_PURPOSE_BUNDLE_SIGNING, from,
+                                       INT64_MAX, NULL, &e),
+                     WD_OK);
+    wd_err_clear(&e);
+    assert_int_equal(wd_roster_add_key(r, true, K[B0], WD_PURPOSE_ROSTER_ROOT, from, INT64_MAX,
+                                       NULL, &e),
+                     WD_E_USAGE);
+    assert_non_null(strstr(e.msg, "keys[0]"));
+    assert_int_equal(wd_roster_add_key(r, false, K[R0], WD_PURPOSE_BUNDLE_SIGNING, from,
+                                       INT64_MAX, NULL, &e),
+                     WD_E_USAGE);
+    assert_non_null(strstr(e.msg, "root.keys[0]"));
+    assert_int_equal(r->nroot, 1);
+    assert_int_equal(r->nkeys, 1);
+    /* revoke the one entry: a bundle signed by B0 is revoked-key */
+    wd_roster_key *k = wd_roster_find(r, wd_key_id(K[B0]), NULL);
+    assert_non_null(k);
+    k->revoked = true;
+    assert_int_equal(check_with(r, &K[B0], 1, WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_REVOKED_KEY);
+    /* and the root key cannot sign bundles */
+    assert_int_equal(check_with(r, &K[R0], 1, WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_WRONG_PURPOSE);
+    wd_roster_free(r);
+}
+
+/* Roster versions are integers in 1 .. 2^53-1: a roster at the limit verifies; the next
+ * version cannot exist, so a rotation to it is malformed. */
+static void t32_version_range(void **state)
+{
+    (void)state;
+    wd_err e;
+    size_t len;
+    char *env = roster_env(std_roster("acme", WD_MAX_SAFE_INTEGER), &K[R0], 1, &len);
+    wd_roster *top = NULL;
+    assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, &top, &e), WD_OK);
+    assert_int_equal(top->version, WD_MAX_SAFE_INTEGER);
+    free(env);
+    env = roster_env(std_roster("acme", WD_MAX_SAFE_INTEGER + 1), &K[R0], 1, &len);
+    assert_int_equal(verify(env, len, NULL, top, NULL, &e), WD_E_MALFORMED);
+    assert_non_null(strstr(e.msg, "version"));
+    assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_MALFORMED);
+    free(env);
+    wd_roster_free(top);
+}
+
+/* A chain across a root rotation that dropped the pinned key: v1 (root R0, pinned), v2 (roots
+ * R0 and R1), v3 (root R1 only). v3 alone does not verify against the pin; v1 -> v2 -> v3 does,
+ * and a bundle key revoked in v3 no longer counts, while the older v2 still lets it count. */
+static void t33_chain_across_a_root_rotation(void **state)
+{
+    (void)state;
+    wd_err e;
+    size_t len;
+    const char *pin = wd_key_id(K[R0]);
+    char *e1 = roster_env(std_roster("acme", 1), &K[R0], 1, &len);
+    wd_roster *v1 = NULL, *v2 = NULL, *v3 = NULL;
+    assert_int_equal(verify(e1, len, pin, NULL, &v1, &e), WD_OK);
+    json_t *t = std_roster("acme", 2);
+    json_array_append_new(json_object_get(json_object_get(t, "root"), "keys"), jroot(R1));
+    wd_key *both[] = {K[R0], K[R1]};
+    size_t len2;
+    char *e2 = roster_env(t, both, 2, &len2);
+    assert_int_equal(verify(e2, len2, NULL, v1, &v2, &e), WD_OK);
+    t = jroster("acme", 3, 1, json_pack("[o]", jroot(R1)),
+                json_pack("[o]", jkey(K[B0], "policy-bundle-signing", T0, NULL, "revoked")));
+    size_t len3;
+    char *e3 = roster_env(t, both, 2, &len3);
+    assert_int_equal(verify(e3, len3, pin, NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    assert_int_equal(verify(e3, len3, NULL, v2, &v3, &e), WD_OK);
+    assert_int_equal(v3->nroot, 1);
+    assert_int_equal(check_with(v3, &K[B0], 1, WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_REVOKED_KEY);
+    assert_int_equal(check_with(v2, &K[B0], 1, WD_PURPOSE_BUNDLE_SIGNING, NOW, &e), WD_OK);
+    /* skipping v2 is a gap */
+    assert_int_equal(verify(e3, len3, NULL, v1, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    free(e1);
+    free(e2);
+    free(e3);
+    wd_roster_free(v1);
+    wd_roster_free(v2);
+    wd_roster_free(v3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1579,6 +1710,9 @@ int main(void)
         cmocka_unit_test(t28_builder_refuses_bad_input),
         cmocka_unit_test(t29_bootstrap_needs_the_pinned_key_to_sign),
         cmocka_unit_test(t30_root_threshold_seven_of_seven),
+        cmocka_unit_test(t31_a_key_appears_once),
+        cmocka_unit_test(t32_version_range),
+        cmocka_unit_test(t33_chain_across_a_root_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
  * and never leave key material in memory it releases (key-file buffers are wiped). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +14,9 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "crypto/crypto.h"
 #include "base/base.h"
@@ -368,25 +371,169 @@ static wd_code refuse_mode(const char *name, const struct stat *st, wd_err *e)
                       name, (unsigned)(st->st_mode & 07777));
 }
 
+/* ---- private keys: PKCS#8 decoded here, into buffers that are wiped ----
+ * OpenSSL's PEM and PKCS#8 decoders copy the secret into buffers of their own that they free
+ * without wiping, so a private key file is decoded here instead: the PEM body is base64-decoded
+ * into a buffer of ours and the key is built from its 32-byte seed with
+ * EVP_PKEY_new_raw_private_key (whose key object wipes its copy when freed). Every buffer that
+ * held key bytes is wiped with OPENSSL_cleanse on every path. The one form read is the one
+ * OpenSSL, Node and Go write: unencrypted PKCS#8 v1 (RFC 8410 §7), a fixed 48-byte DER. The v2
+ * form (OneAsymmetricKey with the public key, RFC 5958) is refused, as OpenSSL 3.0 refuses it:
+ * it adds nothing but a public key that would have to be checked against the seed. */
+
+#define PEM_PRIVATE_BEGIN "-----BEGIN PRIVATE KEY-----"
+#define PEM_PRIVATE_END "-----END PRIVATE KEY-----"
+/* 30 2e (SEQUENCE, 46) 02 01 00 (version 0 = v1) 30 05 06 03 2b 65 70 (id-Ed25519, no
+ * parameters) 04 22 (privateKey OCTET STRING) 04 20 (CurvePrivateKey, 32 bytes): the seed. */
+static const unsigned char ed25519_pkcs8_v1[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30,
+                                                   0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+                                                   0x04, 0x22, 0x04, 0x20};
+#define ED25519_PKCS8_V1_LEN (sizeof ed25519_pkcs8_v1 + WD_ED25519_SEED_LEN)
+
+/* The algorithm a PKCS#8 DER that is not the Ed25519 v1 shape names, for a message ("EC",
+ * "RSA", ...); "Ed25519" when it is an Ed25519 key in another form; NULL when der is not
+ * PKCS#8 at all. OpenSSL's ASN.1 decoder clears the key's OCTET STRING when it frees it. */
+static const char *pkcs8_type(const unsigned char *der, size_t len)
+{
+    if (len > (size_t)LONG_MAX)
+        return NULL;
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
+    if (p8 == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+    const ASN1_OBJECT *obj = NULL;
+    const char *name = "an unknown type";
+    if (PKCS8_pkey_get0(&obj, NULL, NULL, NULL, p8) == 1) {
+        switch (OBJ_obj2nid(obj)) {
+        case NID_ED25519: name = "Ed25519"; break;
+        case NID_X9_62_id_ecPublicKey: name = "EC"; break;
+        case NID_rsaEncryption: name = "RSA"; break;
+        case NID_rsassaPss: name = "RSA-PSS"; break;
+        case NID_X25519: name = "X25519"; break;
+        case NID_X448: name = "X448"; break;
+        case NID_ED448: name = "ED448"; break;
+        case NID_dsa: name = "DSA"; break;
+        case NID_dhKeyAgreement: name = "DH"; break;
+        default: break;
+        }
+    }
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    ERR_clear_error();
+    return name;
+}
+
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Decode the PEM private key text in buf into a key. b64 and der are scratch buffers of the
+ * caller (each at least len bytes), wiped by the caller. */
+static wd_code decode_private(const unsigned char *buf, size_t len, const char *name,
+                              char *b64, unsigned char *der, wd_key **out, wd_err *e)
+{
+    static const char not_pem[] = "%s: not a PEM private key (PKCS#8)";
+    const unsigned char *begin = memmem(buf, len, PEM_PRIVATE_BEGIN, strlen(PEM_PRIVATE_BEGIN));
+    if (begin == NULL)
+        return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+    const unsigned char *body = begin + strlen(PEM_PRIVATE_BEGIN);
+    size_t rest = len - (size_t)(body - buf);
+    const unsigned char *end = memmem(body, rest, PEM_PRIVATE_END, strlen(PEM_PRIVATE_END));
+    if (end == NULL)
+        return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+    /* The body without its line breaks: base64 characters only. */
+    size_t nb = 0;
+    for (const unsigned char *p = body; p < end; p++) {
+        if (is_space(*p))
+            continue;
+        bool ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                  (*p >= '0' && *p <= '9') || *p == '+' || *p == '/' || *p == '=';
+        if (!ok)
+            return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+        b64[nb++] = (char)*p;
+    }
+    if (nb == 0 || nb % 4 != 0 || nb > (size_t)INT_MAX)
+        return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+    size_t pad = b64[nb - 1] == '=' ? (b64[nb - 2] == '=' ? 2 : 1) : 0;
+    for (size_t i = 0; i < nb - pad; i++)
+        if (b64[i] == '=')
+            return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+    int r = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)nb);
+    if (r < 0 || (size_t)r < pad) {
+        ERR_clear_error();
+        return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+    }
+    size_t derlen = (size_t)r - pad;
+    if (derlen != ED25519_PKCS8_V1_LEN ||
+        memcmp(der, ed25519_pkcs8_v1, sizeof ed25519_pkcs8_v1) != 0) {
+        /* The same algorithm identifier (id-Ed25519) after another length or version: an
+         * Ed25519 key in a form not read here (v2, attributes, trailing bytes). */
+        bool ed25519 = derlen >= sizeof ed25519_pkcs8_v1 && der[0] == 0x30 &&
+                       memcmp(der + 2, ed25519_pkcs8_v1 + 2, 2) == 0 &&
+                       memcmp(der + 5, ed25519_pkcs8_v1 + 5, 7) == 0;
+        const char *type = ed25519 ? "Ed25519" : pkcs8_type(der, derlen);
+        if (type == NULL)
+            return wd_err_set(e, WD_E_MALFORMED, not_pem, name);
+        if (strcmp(type, "Ed25519") == 0)
+            return wd_err_set(e, WD_E_MALFORMED,
+                              "%s: an Ed25519 private key, but not in the one form read: "
+                              "unencrypted PKCS#8 v1 of exactly 48 bytes (no attributes, no "
+                              "public key, nothing after it), as OpenSSL, Node and Go write it",
+                              name);
+        return wd_err_set(e, WD_E_MALFORMED, "%s: not an Ed25519 key (found %s)", name, type);
+    }
+    EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+                                                der + sizeof ed25519_pkcs8_v1,
+                                                WD_ED25519_SEED_LEN);
+    if (pk == NULL) {
+        ERR_clear_error();
+        return wd_err_set(e, WD_E_CRYPTO, "%s: OpenSSL could not build the Ed25519 key", name);
+    }
+    return key_wrap(pk, true, name, out, e);
+}
+
+/* A private key from PEM text, through decode_private with scratch buffers that are wiped
+ * and freed on every path. */
+static wd_code parse_private(const unsigned char *buf, size_t len, const char *name,
+                             wd_key **out, wd_err *e)
+{
+    if (has_text(buf, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+        return wd_err_set(e, WD_E_MALFORMED, "%s: encrypted private keys are not supported",
+                          name);
+    char *b64 = malloc(len + 1);
+    unsigned char *der = malloc(len + 1);
+    wd_code c;
+    if (b64 == NULL || der == NULL)
+        c = wd_err_set(e, WD_E_NOMEM, "%s: out of memory", name);
+    else
+        c = decode_private(buf, len, name, b64, der, out, e);
+    if (b64 != NULL)
+        OPENSSL_cleanse(b64, len + 1);
+    if (der != NULL)
+        OPENSSL_cleanse(der, len + 1);
+    free(b64);
+    free(der);
+    return c;
+}
+
 /* Parse the PEM text in buf as the kind decided by the caller. */
 static wd_code parse_pem(const unsigned char *buf, size_t len, bool priv, const char *name,
                          wd_key **out, wd_err *e)
 {
+    if (priv)
+        return parse_private(buf, len, name, out, e);
     BIO *b = BIO_new_mem_buf(buf, (int)len);
     if (b == NULL)
         return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", name);
-    EVP_PKEY *pk = priv ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)
-                        : PEM_read_bio_PUBKEY(b, NULL, no_passphrase, NULL);
+    EVP_PKEY *pk = PEM_read_bio_PUBKEY(b, NULL, no_passphrase, NULL);
     BIO_free(b);
     ERR_clear_error();
-    if (pk == NULL) {
-        if (priv && has_text(buf, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
-            return wd_err_set(e, WD_E_MALFORMED,
-                              "%s: encrypted private keys are not supported", name);
-        return wd_err_set(e, WD_E_MALFORMED, "%s: not a PEM %s", name,
-                          priv ? "private key (PKCS#8)" : "public key (SubjectPublicKeyInfo)");
-    }
-    return key_wrap(pk, priv, name, out, e);
+    if (pk == NULL)
+        return wd_err_set(e, WD_E_MALFORMED, "%s: not a PEM public key (SubjectPublicKeyInfo)",
+                          name);
+    return key_wrap(pk, false, name, out, e);
 }
 
 static wd_code load(const char *path, enum want want, wd_key **out, wd_err *e)

@@ -62,8 +62,8 @@ typedef struct wd_roster {
  * digest of public_key, public key not 32 bytes, unknown purpose in a key, roster-root outside
  * root.keys or a root key with another purpose, a public key listed twice (in one list, or
  * in both root.keys and keys: the message names both places), a threshold outside
- * 1..7, root.threshold above the number of root keys, a version outside 1 .. 2^53-1, expires_at <= created_at,
- * valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
+ * 1..7, root.threshold above the number of root keys, a version outside 1 .. 2^53-1,
+ * expires_at <= created_at, valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
  * NULL and nothing is allocated. */
 wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **out, wd_err *e);
 
