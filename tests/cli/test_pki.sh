@@ -121,6 +121,17 @@ expect "50 init creates missing parents" 0 "" -- \
 check "51 ... each with mode 0700" \
     test "$(mode "$T/deep")$(mode "$T/deep/er")$(mode "$T/deep/er/pki")" = 700700700
 
+t0=$(date +%s)
+expect "51a init --valid-for 48h" 0 "" -- \
+    "$W" pki init --trust-domain $TD --dir "$T/short-ca" --valid-for 48h
+t1=$(date +%s)
+check "51b ... the CA ends 48h from now" within "$(epoch "$T/short-ca/ca.crt" enddate)" $t0 $t1 $((48 * 3600))
+expect "51c ... and a leaf may not outlive it" 2 "--valid-for: validity: the certificate would outlive the CA" -- \
+    "$W" pki issue --dir "$T/short-ca" --admin acme/a --out "$T/bad"
+check "51d ... nothing written" nothing_at "$T/bad"
+expect "51e ... one that ends before it is issued" 0 "" -- \
+    "$W" pki issue --dir "$T/short-ca" --admin acme/a --valid-for 24h --out "$T/in-short"
+
 # ---- issue: the three kinds ----
 t0=$(date +%s)
 expect "52 issue a leader certificate" 0 \

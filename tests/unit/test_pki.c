@@ -318,6 +318,10 @@ static void t02_ca_refusals(void **state)
     assert_int_equal(wd_pki_ca_create(TD, NOW, 0, &ca, &e), WD_E_USAGE);
     assert_int_equal(wd_pki_ca_create(TD, NOW, -1, &ca, &e), WD_E_USAGE);
     assert_int_equal(wd_pki_ca_create(TD, NOW, WD_PKI_LATEST - NOW + 1, &ca, &e), WD_E_USAGE);
+    assert_non_null(strstr(e.msg, "9999-12-31T23:59:59Z"));
+    /* a clock that cannot be right (notBefore would fall before the epoch) */
+    assert_int_equal(wd_pki_ca_create(TD, 0, 3600, &ca, &e), WD_E_USAGE);
+    assert_non_null(strstr(e.msg, "clock"));
     assert_null(ca);
     /* the last second that can be written is fine */
     assert_int_equal(wd_pki_ca_create(TD, NOW, WD_PKI_LATEST - NOW, &ca, &e), WD_OK);

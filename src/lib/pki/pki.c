@@ -182,7 +182,10 @@ static wd_code validity_end(int64_t now, int64_t valid_for, int64_t *end, wd_err
 {
     if (valid_for <= 0)
         return wd_err_set(e, WD_E_USAGE, "validity: must be a positive duration");
-    if (now < WD_PKI_SKEW_S || now > WD_PKI_LATEST || valid_for > WD_PKI_LATEST - now)
+    if (now < WD_PKI_SKEW_S || now > WD_PKI_LATEST)
+        return wd_err_set(e, WD_E_USAGE, "validity: the clock reads %lld, not a usable time",
+                          (long long)now);
+    if (valid_for > WD_PKI_LATEST - now)
         return wd_err_set(e, WD_E_USAGE, "validity: would end after 9999-12-31T23:59:59Z");
     *end = now + valid_for;
     return WD_OK;
