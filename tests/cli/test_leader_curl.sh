@@ -561,6 +561,21 @@ case $st in 400|505) ok "163 HTTP/2.0 in the request line: refused ($st)" ;;
 *) notok "163 HTTP/2.0 in the request line: 400/505" "status $st" ;; esac
 st=$(req "GET $API/nothing-here HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 status_is "164 an unknown route: 404" 404
+st=$(req "GET $API/capabilities HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n")
+status_is "164 two Host headers: 400" 400
+st=$(req "GET $API/capabilities HTTP/1.1\nHost: localhost\n\n")
+status_is "164 bare LF line ends: 400" 400
+st=$(req "${G}X-A: a\0b\r\n\r\n")
+status_is "164 a NUL byte in a header value: 400" 400
+st=$(req "GET https://localhost$API/capabilities HTTP/1.1\r\nHost: localhost\r\n\r\n")
+status_is "164 an absolute-form target: 400" 400
+st=$(req "GET * HTTP/1.1\r\nHost: localhost\r\n\r\n")
+status_is "164 the asterisk target: 400" 400
+st=$(req "GET $API/capabilities HTTP/1.0\r\n\r\n")
+status_is "164 HTTP/1.0 without Host: 200" 200
+st=$(req "HEAD $API/capabilities HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+status_is "164 HEAD capabilities: 200" 200
+check "164 ... without a body" bash -c "! tr -d '\r' <'$T/rawout' | sed '1,/^\$/d' | grep -q ."
 # heads at the 16 KiB limit and one past it (request line + headers + the blank line)
 "$PY" - "$T/h16k" "$T/h16k1" "$T/h64" "$T/h65" "$API" <<'EOF'
 import sys
@@ -611,10 +626,12 @@ for p in "$API/capabilities" "$API/policy/latest" /api/v1/conductor/roster / /he
     st=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 20 "$P$p")
     status_is "176 the probe port serves nothing else: GET $p 404" 404
 done
+st=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 20 -X PUT "$P$API/policy-bundles")
+status_is "177 PUT policy-bundles (no body) on the probe port: 404" 404
 st=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 20 -X PUT --data-binary @"$T/b1" \
     -H 'Content-Type: application/json' "$P$API/policy-bundles")
-case $st in 404|405|413) ok "177 PUT policy-bundles on the probe port is refused ($st)" ;;
-*) notok "177 PUT policy-bundles on the probe port is refused" "status $st" ;; esac
+case $st in 404|413) ok "177 PUT policy-bundles with a body on the probe port is refused ($st)" ;;
+*) notok "177 PUT policy-bundles with a body on the probe port is refused" "status $st" ;; esac
 st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$D/pki/ca.crt" \
     --cert "$D/f1.crt" --key "$D/f1.key" "https://127.0.0.1:$LD_PROBE/healthz")
 check "178 the probe port does not speak TLS" test "$st" = 000
@@ -629,6 +646,11 @@ check "180 a body that never arrives is cut: 408, then the connection is closed 
 wait "$IDLE"
 check "180 an idle keep-alive connection is closed after its answer ($(cat "$T/idle.out"))" \
     grep -qx 'closed after 200' "$T/idle.out"
+curl -s --max-time 20 "http://127.0.0.1:$LD_PROBE/metrics" >"$T/metrics"
+for r in timeout bad-certificate identity; do
+    check "180 /metrics counts handshake failures of reason $r" \
+        grep -qE "^warden_leader_handshake_failures_total\{reason=\"$r\"\} [1-9]" "$T/metrics"
+done
 latest f1
 status_is "181 the leader still answers after the slow peers" 200
 

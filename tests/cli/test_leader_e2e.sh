@@ -240,7 +240,35 @@ m=$(metric 'warden_leader_errors_total{class="internal"}')
 check "46 a full store is not an internal error (${m:-absent})" test "${m:-0}" = 0
 ld_kill "$LD_PID"
 
-for l in main again full; do
+# ---- 6. the connection cap: new connections are refused, held polls are kept ----
+if ld_start cap "$D" "$T/cap.db" --max-conns 2; then ok "48 a leader with --max-conns 2 starts"
+else notok "48 a leader with --max-conns 2 starts" "$(tail -n 30 "$T/cap.log")"; fi
+st=$(ld_send "$D" adm PUT policy-bundles "$T/b1")
+check "49 publish v1: 201" test "$st" = 201
+E1="\"$(payload_hash "$T/b1")\""
+cps=()
+for j in 1 2; do
+    curl -sS --max-time 60 --cacert "$D/pki/ca.crt" --cert "$D/f$j.crt" --key "$D/f$j.key" \
+        -H "If-None-Match: $E1" -H 'Prefer: wait=5' -D "$T/cap.$j.hdr" -o /dev/null \
+        -w '%{http_code}' "$LD_URL$API/policy/latest" >"$T/cap.$j.st" 2>/dev/null &
+    cps+=($!)
+done
+for i in $(seq 1 600); do [ "$(metric warden_leader_held_polls)" = 2 ] && break; sleep 0.1; done
+check "50 two polls are held ($(metric warden_leader_held_polls))" test "$(metric warden_leader_held_polls)" = 2
+st=$(ld_curl "$D" f1 GET capabilities)
+check "51 a third connection is refused before HTTP ($st)" test "$st" = 000
+wait "${cps[@]}"
+for j in 1 2; do
+    check "52 held poll $j is not dropped: 304 with Preference-Applied: wait=5 ($(cat "$T/cap.$j.st"))" \
+        bash -c "test \"\$(cat '$T/cap.$j.st')\" = 304 && tr -d '\r' <'$T/cap.$j.hdr' | grep -qix 'preference-applied: wait=5'"
+done
+m=$(metric 'warden_leader_handshake_failures_total{reason="capacity"}')
+check "53 /metrics counts the refusal as capacity (${m:-absent})" test "${m:-0}" -ge 1
+st=$(ld_curl "$D" f1 GET capabilities)
+check "54 once the polls are answered, new connections are taken again ($st)" test "$st" = 200
+ld_kill "$LD_PID"
+
+for l in main again full cap; do
     check "47 $l: no sanitizer report in the leader's log" \
         bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$T/$l.log'"
 done
