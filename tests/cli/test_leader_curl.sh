@@ -21,7 +21,7 @@ ROSTER_V=7
 
 # Timeouts lowered through the configuration file so the slow-peer checks are quick; the
 # defaults (10 s, 120 s, 30 s) are what the Node suite's leader runs with.
-printf 'handshake_timeout: 2s\nidle_timeout: 3s\nbody_timeout: 2s\n' >"$T/leader.yaml"
+printf 'handshake_timeout: 5s\nidle_timeout: 8s\nbody_timeout: 5s\n' >"$T/leader.yaml"
 if ! ld_start main "$D" "$T/leader.db" --config "$T/leader.yaml"; then
     notok "02 the leader starts and becomes ready" "$(tail -n 30 "$T/main.log")"
     done_testing
@@ -74,8 +74,8 @@ fverify() {
 st=$(ld_curl "$D" f1 GET capabilities)
 status_is "03 GET capabilities as a follower: 200" 200
 check "04 capabilities: api v1, max_wait_s 300, max_bundle_bytes 1 MiB" \
-    jq -e '.api == "v1" and .max_wait_s == 300 and .max_bundle_bytes == 1048576' "$T/body"
-check "05 capabilities list the four signed payload types" jq -e --arg b "$BT" --arg k "$KT" \
+    jqt '.api == "v1" and .max_wait_s == 300 and .max_bundle_bytes == 1048576' "$T/body"
+check "05 capabilities list the four signed payload types" jqt --arg b "$BT" --arg k "$KT" \
     --arg r "$RT" --arg rb "$RBT" \
     '[.payload_types[]] as $p | ($p|index($b)) and ($p|index($k)) and ($p|index($r)) and ($p|index($rb))' \
     "$T/body"
@@ -535,8 +535,9 @@ latest f1 -H 'Prefer: wait=5'
 status_is "153 Prefer with a stale ETag (none) answers 200 at once" 200
 
 # ---- 10. HTTP framing, raw ----
+# req FORMAT...: send printf's bytes raw as i-1; prints the status; the answer is in $T/body.
 req() { printf "$@" >"$T/raw"; "${RAW[@]}" send "$LD_PORT" "$D/pki/ca.crt" "$D/f1.crt" \
-    "$D/f1.key" "$T/raw" 2>"$T/rawst" >"$T/rawout"; cat "$T/rawst"; }
+    "$D/f1.key" "$T/raw" 2>"$T/rawst" >"$T/rawout"; cp "$T/rawout" "$T/body"; cat "$T/rawst"; }
 G="GET $API/capabilities HTTP/1.1\r\nHost: localhost\r\n"
 st=$(req "${G}Connection: close\r\n\r\n")
 status_is "154 raw well-formed request: 200" 200
@@ -563,8 +564,14 @@ st=$(req "GET $API/nothing-here HTTP/1.1\r\nHost: localhost\r\nConnection: close
 status_is "164 an unknown route: 404" 404
 st=$(req "GET $API/capabilities HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n")
 status_is "164 two Host headers: 400" 400
+st=$(req "${G}X-A: a\nX-B: b\r\n\r\n")
+status_is "164 a bare LF inside the head: 400" 400
+st=$(req "${G}X-A: a\rX-B: b\r\n\r\n")
+status_is "164 a bare CR inside the head: 400" 400
+LD_TODO="defect: a head whose lines all end in bare LF waits for CRLF CRLF (408), not 400"
 st=$(req "GET $API/capabilities HTTP/1.1\nHost: localhost\n\n")
-status_is "164 bare LF line ends: 400" 400
+status_is "164 bare LF line ends throughout: 400" 400
+LD_TODO=""
 st=$(req "${G}X-A: a\0b\r\n\r\n")
 status_is "164 a NUL byte in a header value: 400" 400
 st=$(req "GET https://localhost$API/capabilities HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -573,9 +580,11 @@ st=$(req "GET * HTTP/1.1\r\nHost: localhost\r\n\r\n")
 status_is "164 the asterisk target: 400" 400
 st=$(req "GET $API/capabilities HTTP/1.0\r\n\r\n")
 status_is "164 HTTP/1.0 without Host: 200" 200
+LD_TODO="defect: the API answers HEAD with 405 although the transport implements HEAD"
 st=$(req "HEAD $API/capabilities HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-status_is "164 HEAD capabilities: 200" 200
-check "164 ... without a body" bash -c "! tr -d '\r' <'$T/rawout' | sed '1,/^\$/d' | grep -q ."
+status_is "164 HEAD capabilities: 200, like GET (RFC 9110 9.3.2)" 200
+LD_TODO=""
+check "164 ... and no body" bash -c "! tr -d '\r' <'$T/rawout' | sed '1,/^\$/d' | grep -q ."
 # heads at the 16 KiB limit and one past it (request line + headers + the blank line)
 "$PY" - "$T/h16k" "$T/h16k1" "$T/h64" "$T/h65" "$API" <<'EOF'
 import sys
@@ -636,7 +645,7 @@ st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$D/pki/ca.cr
     --cert "$D/f1.crt" --key "$D/f1.key" "https://127.0.0.1:$LD_PROBE/healthz")
 check "178 the probe port does not speak TLS" test "$st" = 000
 
-# ---- 12. slow peers are cut (timeouts lowered to 2 s handshake, 2 s body, 3 s idle) ----
+# ---- 12. slow peers are cut (timeouts lowered to 5 s handshake, 5 s body, 8 s idle) ----
 wait "$SLOWHS"
 check "179 a connection that never starts its handshake is closed by the leader" \
     grep -q '^closed' "$T/slowhs.out"

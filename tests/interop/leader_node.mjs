@@ -434,7 +434,18 @@ async function main() {
   r = await probeGet('/metrics');
   ok(!/^warden_leader_errors_total\{class="internal"\} [1-9]/m.test(r.body.toString()),
     'no internal error counted');
+
+  // drain: a poll held when SIGTERM arrives is answered, then the leader exits 0
+  const a3 = keep();
+  held = request('f1', 'GET', 'policy/latest', { agent: a3,
+    headers: { 'if-none-match': `"${payloadHash(b7)}"`, prefer: 'wait=300' }, timeout: 120000 });
+  h = await waitHeld(1, 60000);
+  ok(h >= 1, `a poll is held before SIGTERM (held_polls ${h})`);
   const code = await stopLeader();
+  r = await held;
+  ok(!r.error && r.status === 304 && r.headers['preference-applied'] === 'wait=300',
+    'SIGTERM answers the held poll (304, Preference-Applied) before the leader exits', show(r));
+  a3.destroy();
   ok(code === 0, `SIGTERM stops the leader with exit 0 (${code})`);
   const log = (() => { try { return readFileSync(leader.log, 'utf8'); } catch { return ''; } })();
   ok(!/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(log), 'no sanitizer report in the log',
