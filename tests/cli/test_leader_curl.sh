@@ -86,6 +86,10 @@ st=$(ld_curl "$D" - GET capabilities)
 if [ "$st" = 000 ]; then ok "07 no client certificate: the handshake fails, no HTTP answer"
 else notok "07 no client certificate: the handshake fails, no HTTP answer" "status $st"; fi
 
+st=$(ld_curl "$D" f1 GET capabilities --tls-max 1.2)
+if [ "$st" = 000 ]; then ok "07 a client that offers at most TLS 1.2: no HTTP answer"
+else notok "07 a client that offers at most TLS 1.2: no HTTP answer" "status $st"; fi
+
 ld_ossl_leaf "$D/pki" "$T/expired" \
     "URI:spiffe://$TD/org/acme/fleet/prod/env/eu1/instance/i-1" 20200101000000Z 20200201000000Z
 st=$(ld_curl "$D" "$T/expired" GET capabilities)

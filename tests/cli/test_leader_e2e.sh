@@ -177,9 +177,46 @@ got=$(for f in "$T"/same.[1-4].st; do echo "$(cat "$f")"; done | sort | tr '\n' 
 check "31 the same bytes published four times at once: one 201, three 200 ($got)" \
     test "$got" = "200 200 200 201 "
 
+# kills racing with one counter
+for j in 1 2 3 4; do
+    "$W" kill create "${SCOPE[@]}" --instances '*' --state active --counter 5 --reason "racer $j" \
+        --id "kr-$j" --sign "$D/k1" --sign "$D/k2" --out "$T/krace.$j" >/dev/null
+done
+cps=()
+for j in 1 2 3 4; do
+    curl -sS --max-time 60 --cacert "$D/pki/ca.crt" --cert "$D/adm.crt" --key "$D/adm.key" \
+        -X PUT -H 'Content-Type: application/json' --data-binary "@$T/krace.$j" \
+        -w '%{http_code}' -o /dev/null "$LD_URL$API/remote-kill" >"$T/krace.$j.st" 2>/dev/null &
+    cps+=($!)
+done
+wait "${cps[@]}"
+got=$(for f in "$T"/krace.[1-4].st; do echo "$(cat "$f")"; done | sort | tr '\n' ' ')
+check "31 four kills with counter 5 at once: one 201, three 409 ($got)" test "$got" = "201 409 409 409 "
+win=$(grep -l '^201$' "$T"/krace.[1-4].st | head -n 1)
+KWIN=${win%.st}
+st=$(ld_curl "$D" f1 GET remote-kill/latest)
+same_file "31 the kill that won is served" "$T/body" "$KWIN"
+
+# a rollback for i-1 only: i-2 keeps the highest version
+mkb "$T/r30" 30 --previous "$T/same20"
+mkb "$T/r31" 31 --previous "$T/r30" --policy "$D/p2.yaml"
+st=$(ld_send "$D" adm PUT policy-bundles "$T/r30"); s2=$(ld_send "$D" adm PUT policy-bundles "$T/r31")
+check "31 publish v30 and v31 ($st $s2)" test "$st $s2" = "201 201"
+"$W" rollback create "${SCOPE[@]}" --instances i-1 --current "$T/r31" --target "$T/r30" \
+    --reason "only i-1" --id r-i1 --sign "$D/rb1" --sign "$D/rb2" --out "$T/rbi1" >/dev/null
+st=$(ld_send "$D" adm PUT rollback-authorizations "$T/rbi1")
+check "31 a rollback for i-1 only: 201" test "$st" = 201
+st=$(ld_curl "$D" f1 GET policy/latest)
+same_file "31 i-1 is served the target v30" "$T/body" "$T/r30"
+check "31 ... with Warden-Rollback-Authorization: r-i1" test "$(hdr Warden-Rollback-Authorization)" = r-i1
+st=$(ld_curl "$D" f2 GET policy/latest)
+same_file "31 i-2, outside its audience, is still served v31" "$T/body" "$T/r31"
+check "31 ... without Warden-Rollback-Authorization" test -z "$(hdr Warden-Rollback-Authorization)"
+prev_loop=$T/r31
+
 # ---- 4. kill -9 in the middle of a publish loop, restart on the same store ----
 N=60
-prev=$T/same20
+prev=$prev_loop
 for i in $(seq 1 $N); do
     mkb "$T/loop.$i" $((100 + i)) --previous "$prev"
     prev=$T/loop.$i
@@ -234,7 +271,7 @@ check "37 and its ETag matches: 304" test "$st" = 304
 st=$(ld_curl "$D" f1 GET roster)
 same_file "37 after the restart the leader still serves the rotated roster (8)" "$T/body" "$T/R8"
 st=$(ld_curl "$D" f1 GET remote-kill/latest)
-same_file "37 after the restart the kill is still served" "$T/body" "$T/kill1"
+same_file "37 after the restart the newest kill is still served" "$T/body" "$KWIN"
 st=$(ld_curl "$D" adm GET followers)
 check "37 after the restart the followers view still holds i-1" \
     jqt '[.followers[].instance_id] | index("i-1")' "$T/body"
