@@ -171,6 +171,9 @@ status_is "37 follower of another fleet: 204" 204
 st=$(ld_curl "$D" adm GET "policy-bundles/$H1")
 status_is "38 GET policy-bundles/<hash> as administrator: 200" 200
 same_file "38 ... exactly the published bytes" "$T/body" "$T/b1"
+st=$(ld_curl "$D" adm GET "policy-bundles/sha256:$(echo "${H1#sha256:}" | tr a-f A-F)")
+status_is "38 a bundle hash in uppercase hex is the same hash: 200" 200
+same_file "38 ... the same bytes" "$T/body" "$T/b1"
 st=$(ld_curl "$D" f2 GET "policy-bundles/$H1")
 status_is "39 GET policy-bundles/<hash> as a follower in its audience: 200" 200
 st=$(ld_curl "$D" f3 GET "policy-bundles/$H1")
