@@ -172,6 +172,11 @@ int cmd_leader(int argc, char **argv)
         rc = fail(&e);
         goto out;
     }
+    /* ports and TLS files first: a port in use is one line, before anything is loaded */
+    if (wd_server_preflight(&L.cfg, L.metrics, &e) != WD_OK) {
+        rc = fail(&e);
+        goto out;
+    }
     if (wd_store_open(L.cfg.store_url, &L.store, &e) != WD_OK) {
         wd_metrics_error(L.metrics, "operational");
         wd_log(&L, WD_LOG_ERROR, "store", "detail", e.msg, NULL);

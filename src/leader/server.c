@@ -120,6 +120,7 @@ static void set_timer(conn *c, int seconds)
     evtimer_add(c->tmr, &tv);
 }
 
+/* FNV-1a of a hold key, reduced to a bucket of the worker's hold table. */
 static unsigned key_hash(const char *k)
 {
     unsigned h = 2166136261u;
@@ -128,6 +129,7 @@ static unsigned key_hash(const char *k)
     return h % HOLD_BUCKETS;
 }
 
+/* "ADDR:PORT" or "[ADDR]:PORT" of sa into out (n bytes, cut to fit; "?" when unknown). */
 static void format_addr(const struct sockaddr *sa, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -179,6 +181,7 @@ static void hold_remove(conn *c)
     wd_metrics_held(w->srv->L->metrics, -1);
 }
 
+/* Put c in the hold table under c->rs.hold_key; held gauge +1. Never fails. */
 static void hold_insert(conn *c)
 {
     worker *w = c->w;
@@ -192,6 +195,8 @@ static void hold_insert(conn *c)
     wd_metrics_held(w->srv->L->metrics, +1);
 }
 
+/* Close and free c and everything it owns (bufferevent, SSL, request, response, timer),
+ * counting it out of the gauges; ends a draining worker's loop when it was the last. */
 static void conn_free(conn *c)
 {
     worker *w = c->w;
@@ -224,11 +229,18 @@ static void conn_free(conn *c)
         event_base_loopexit(w->base, NULL);
 }
 
+/* Bytes arrived: what they mean depends on the state. */
 static void read_cb(struct bufferevent *bev, void *arg);
+/* The output buffer drained: a response is complete once nothing is left in it. */
 static void write_cb(struct bufferevent *bev, void *arg);
+/* Handshake done (identity taken from the certificate), or the connection ended: classify
+ * why (handshake failure reason, peer error) and free it. */
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+/* c's timer: handshake, head or idle, body, held-poll deadline, write, or linger ended. */
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
+/* A connection for bev, linked into w. On failure (out of memory) NULL and bev is still the
+ * caller's to free. The worker owns the result (conn_free). */
 static conn *conn_new(worker *w, struct bufferevent *bev, bool tls, const struct sockaddr *sa)
 {
     conn *c = calloc(1, sizeof *c);
@@ -352,7 +364,7 @@ static void handle_probe(conn *c)
         rs->route = "readyz";
         char why[WD_ERR_MSG_MAX + 32] = "";
         wd_err e;
-        if (L->draining)
+        if (__atomic_load_n(&L->draining, __ATOMIC_ACQUIRE))
             snprintf(why, sizeof why, "not ready: draining\n");
         else if (L->store == NULL)
             snprintf(why, sizeof why, "not ready: no store\n");
@@ -385,6 +397,7 @@ static void handle_probe(conn *c)
     respond(c);
 }
 
+/* Call the route handler for c's request with req->wake = wake, into a fresh c->rs. */
 static void run_handler(conn *c, int wake)
 {
     server *s = c->w->srv;
@@ -434,6 +447,7 @@ static void after_handler(conn *c, bool first)
     respond(c);
 }
 
+/* A complete request (head and body): run its handler, or the probe's. */
 static void dispatch(conn *c)
 {
     if (!c->tls) {
@@ -444,6 +458,7 @@ static void dispatch(conn *c)
     after_handler(c, true);
 }
 
+/* Take the body once all of it has arrived, then dispatch. Out of memory: 503 and close. */
 static void try_body(conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -465,6 +480,9 @@ static void try_body(conn *c)
     dispatch(c);
 }
 
+/* Parse the head once the blank line is in (or 16 KiB passed): refuse with 400/431/501,
+ * 403 for a refused identity, 413 when Content-Length is above the route's cap (nothing of the
+ * body read); else wait for the body or dispatch. The parser's memory goes to c->req. */
 static void try_head(conn *c)
 {
     server *s = c->w->srv;
@@ -609,6 +627,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
     response_done(c);
 }
 
+/* Count and log a failed handshake (an operational error). */
 static void handshake_failed(conn *c, const char *reason)
 {
     server *s = c->w->srv;
@@ -749,6 +768,7 @@ static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sock
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* A new probe connection: plain HTTP, not counted against max_conns. */
 static void accept_probe(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                          int salen, void *arg)
 {
@@ -776,6 +796,7 @@ static void accept_probe(struct evconnlistener *l, evutil_socket_t fd, struct so
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* accept(2) failed (descriptors exhausted, ...): an operational error; the listener goes on. */
 static void accept_error(struct evconnlistener *l, void *arg)
 {
     (void)l;
@@ -802,6 +823,7 @@ static void wake_key(worker *w, const char *key)
     }
 }
 
+/* Close w's listeners (mTLS and probe); idempotent. */
 static void stop_listening(worker *w)
 {
     for (size_t i = 0; i < w->nls; i++)
@@ -813,6 +835,7 @@ static void stop_listening(worker *w)
     w->probe = NULL;
 }
 
+/* The drain took too long: end the loop; worker_main closes what is left. */
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -821,6 +844,8 @@ static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(w->base, NULL);
 }
 
+/* Drain this worker: stop accepting, answer every held poll (wake = 2), close idle
+ * connections, let the rest finish within drain_timeout_s. */
 static void worker_drain(worker *w)
 {
     server *s = w->srv;
@@ -854,6 +879,7 @@ static void worker_drain(worker *w)
         event_base_loopexit(w->base, NULL);
 }
 
+/* Run what other threads queued for this worker: wake-ups by key, and the drain. */
 static void cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -921,6 +947,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Free everything w owns; safe on a partly built worker (start errors). */
 static void worker_free(worker *w)
 {
     while (w->conns != NULL)
@@ -946,9 +973,10 @@ typedef struct bound {
     char actual[80]; /* with the port the kernel chose */
 } bound;
 
-static wd_code listen_error(server *s, const char *addr, int err, wd_err *e)
+/* A bind or listen error as e ("cannot listen on ADDR: ..."), counted as operational. */
+static wd_code listen_error(wd_metrics *m, const char *addr, int err, wd_err *e)
 {
-    wd_metrics_error(s->L->metrics, "operational");
+    wd_metrics_error(m, "operational");
     wd_code rc;
     if (err == EADDRINUSE)
         rc = wd_err_set(e, WD_E_IO, "cannot listen on %s: address already in use", addr);
@@ -961,7 +989,8 @@ static wd_code listen_error(server *s, const char *addr, int err, wd_err *e)
 /* Resolve addr, and check that nobody listens there yet: SO_REUSEPORT would otherwise let a
  * second leader of the same user share the port silently. The port the kernel picks for ":0"
  * is kept, so every worker binds the same one. */
-static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *e)
+static wd_code resolve_and_check(wd_metrics *m, const char *addr, bool reuseaddr, bound *b,
+                                 wd_err *e)
 {
     memset(b, 0, sizeof *b);
     snprintf(b->text, sizeof b->text, "%s", addr);
@@ -970,13 +999,14 @@ static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *
         return wd_err_set(e, WD_E_USAGE, "cannot listen on %s: not ADDR:PORT", addr);
     int fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return listen_error(s, addr, errno, e);
+        return listen_error(m, addr, errno, e);
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseaddr)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&b->ss, (socklen_t)b->len) != 0) {
         int err = errno;
         close(fd);
-        return listen_error(s, addr, err, e);
+        return listen_error(m, addr, err, e);
     }
     socklen_t sl = sizeof b->ss;
     getsockname(fd, (struct sockaddr *)&b->ss, &sl);
@@ -986,6 +1016,26 @@ static wd_code resolve_and_check(server *s, const char *addr, bound *b, wd_err *
     return WD_OK;
 }
 
+wd_code wd_server_preflight(const wd_leader_config *cfg, wd_metrics *m, wd_err *e)
+{
+    SSL_CTX *ctx = NULL;
+    wd_code rc = wd_tls_server_ctx(cfg->cert, cfg->key, cfg->client_ca, &ctx, e);
+    SSL_CTX_free(ctx);
+    if (rc != WD_OK)
+        return rc;
+    bound b;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        rc = resolve_and_check(m, cfg->listen[i], true, &b, e);
+        if (rc != WD_OK)
+            return rc;
+    }
+    if (cfg->probe_listen != NULL)
+        rc = resolve_and_check(m, cfg->probe_listen, true, &b, e);
+    return rc;
+}
+
+/* Write the bound addresses for tests (see wd_server_handlers.ports_file); on error the file
+ * is unchanged and e says why. */
 static wd_code write_ports_file(const char *path, const bound *ls, size_t n, const char *probe,
                                 wd_err *e)
 {
@@ -1030,7 +1080,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     if (rc != WD_OK)
         goto out;
     for (size_t i = 0; i < cfg->nlisten; i++) {
-        rc = resolve_and_check(&s, cfg->listen[i], &ls[i], e);
+        rc = resolve_and_check(L->metrics, cfg->listen[i], true, &ls[i], e);
         if (rc != WD_OK)
             goto out;
     }
@@ -1058,7 +1108,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
                     LEV_OPT_CLOSE_ON_FREE,
                 LISTEN_BACKLOG, (struct sockaddr *)&ls[k].ss, ls[k].len);
             if (w->ls[k] == NULL) {
-                rc = listen_error(&s, ls[k].text, errno, e);
+                rc = listen_error(L->metrics, ls[k].text, errno, e);
                 goto out;
             }
             evconnlistener_set_error_cb(w->ls[k], accept_error);
@@ -1080,7 +1130,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
                                                 LEV_OPT_CLOSE_ON_FREE,
                                             LISTEN_BACKLOG, (struct sockaddr *)&pb.ss, pb.len);
         if (w0->probe == NULL) {
-            rc = listen_error(&s, cfg->probe_listen, errno, e);
+            rc = listen_error(L->metrics, cfg->probe_listen, errno, e);
             goto out;
         }
         evconnlistener_set_error_cb(w0->probe, accept_error);
@@ -1104,7 +1154,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     snprintf(workers_text, sizeof workers_text, "%d", nw);
     L->wake_ctx = &s;
     L->wake = server_wake;
-    L->draining = 0;
+    __atomic_store_n(&L->draining, 0, __ATOMIC_RELEASE);
     wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual,
            "workers", workers_text, "store",
            L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
@@ -1133,7 +1183,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         }
     }
     /* drain: every worker stops accepting, answers its held polls, finishes, exits */
-    L->draining = 1;
+    __atomic_store_n(&L->draining, 1, __ATOMIC_RELEASE); /* read by handlers on workers */
     for (int i = 0; i < nw; i++) {
         if (!s.w[i].started)
             continue;

@@ -13,6 +13,7 @@
 #include "warden/error.h"
 #include "http.h"
 #include "leader.h"
+#include "metrics.h"
 
 typedef struct wd_server_handlers {
     /* Answer (or hold: rs->hold_s > 0) one request of a peer with a valid identity. */
@@ -34,5 +35,12 @@ typedef struct wd_server_handlers {
  * On a start error (a port in use, a TLS file) nothing is left running and e says why
  * (WD_E_IO: "cannot listen on ADDR: address already in use"). */
 wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e);
+
+/* Check, before anything else is loaded, what wd_server_run would fail to start with: the TLS
+ * files (cert, key and its mode, client CA) and that every listen and probe address can be
+ * bound now (nobody listens there). Binds nothing that stays open. On error e says why exactly
+ * as wd_server_run would ("cannot listen on ADDR: address already in use"), counted in m (may
+ * be NULL) as an operational error. A race with another process is still caught at start. */
+wd_code wd_server_preflight(const wd_leader_config *cfg, wd_metrics *m, wd_err *e);
 
 #endif

@@ -229,7 +229,8 @@ out=$(curl -sS --max-time 20 --tls-max 1.2 --cacert "$P/ca.crt" --cert "$P/follo
     --key "$P/follower.key" -w ' %{http_code}' "$U/whoami" 2>"$T/curl.err"; echo $? >"$T/rc")
 handshake_refused "TLS 1.2 is refused in the handshake" "$out"
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-printf 'GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+# in a subshell: the leader may close after the first bytes, and a write after that is SIGPIPE
+(printf 'GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n' >&3) 2>/dev/null
 out=$(timeout 15 cat <&3 2>/dev/null | head -c 200)
 exec 3<&-
 check_eq "plain HTTP on the TLS port: no HTTP answer" "$(grep -c HTTP <<<"$out")" 0
