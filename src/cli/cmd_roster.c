@@ -1,6 +1,7 @@
-/* cmd_roster.c — `warden roster init|add-key|revoke|verify` (SPEC §2, §9): build trust rosters
- * that their own verifier accepts (a first roster against its pin, each next one as a rotation
- * from the one it replaces), and verify a roster, or a chain of them, from a pinned root.
+/* cmd_roster.c — `warden roster init|add-key|revoke|renew|verify` (SPEC §2, §9): build trust
+ * rosters that their own verifier accepts (a first roster against its pin, each next one as a
+ * rotation from the one it replaces), and verify a roster, or a chain of them, from a pinned
+ * root.
  * It must never write --out after an error, and never report an unverified roster as valid. */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,8 @@
 #define MAX_MULTI 16
 /* Default lifetime of a roster: one year. */
 #define DEFAULT_EXPIRES_IN "8760h"
+/* Default lifetime of a renewed roster: 30 days, renewed routinely. */
+#define RENEW_EXPIRES_IN "720h"
 /* The last second a time can express (SPEC §1.1: four-digit years). */
 #define LATEST_TIME "9999-12-31T23:59:59Z"
 
@@ -31,6 +34,7 @@ static const char usage_group[] =
     "  init      create and sign the first roster of an org (version 1)\n"
     "  add-key   the next roster version with one more key\n"
     "  revoke    the next roster version with one key revoked\n"
+    "  renew     the next roster version with the same keys and a new expiry\n"
     "  verify    verify a roster from a pinned root key, optionally as a rotation\n"
     "\n"
     "Run 'warden roster <command> --help' for its flags.\n";
@@ -45,8 +49,8 @@ static const char usage_init[] =
     "\n"
     "The expiry bounds how long a frozen or withheld roster can be served to a follower: past\n"
     "it, nothing is verified against that roster until a newer one arrives. Choose a lifetime\n"
-    "your team can keep renewing (each add-key or revoke can renew it with --expires-in), for\n"
-    "example 720h renewed every few weeks, rather than the longest one you can.\n"
+    "your team can keep renewing ('warden roster renew', or --expires-in on add-key and\n"
+    "revoke), for example 720h renewed every few weeks, rather than the longest one you can.\n"
     "\n"
     "  --org ORG               org_id (an id)\n"
     "  --root-key KEY          private key file of a root key (repeatable, at most 16)\n"
@@ -68,9 +72,11 @@ static const char usage_add_key[] =
     "         --out FILE\n"
     "\n"
     "Write the next version of ROSTER (version + 1) with one more key, active from now. A key\n"
-    "whose purpose is roster-root becomes a root key (and carries no other purpose). The new\n"
-    "roster is verified as a rotation from ROSTER before anything is written: the --sign keys\n"
-    "must meet ROSTER's root threshold and the new roster's root threshold.\n"
+    "whose purpose is roster-root becomes a root key (and carries no other purpose). A public\n"
+    "key appears once in a roster: a key already in it, as a root key or not, active or\n"
+    "revoked, is refused (usage error naming where it is). The new roster is verified as a\n"
+    "rotation from ROSTER before anything is written: the --sign keys must meet ROSTER's root\n"
+    "threshold and the new roster's root threshold.\n"
     "\n"
     "  ROSTER                  the current roster envelope (its root signatures are checked)\n"
     "  --key PUB               the key to add: a public (or private) key file\n"
@@ -106,6 +112,26 @@ static const char usage_revoke[] =
     "  --threshold PURPOSE=N   change a purpose's threshold in the new roster (repeatable)\n"
     "  --expires-in DUR        lifetime of the new roster (default: keep ROSTER's expiry, or\n"
     "                          8760h from now when it has passed)\n"
+    "  --sign ROOTKEY          private key file of a root key to sign with (repeatable,\n"
+    "                          at most 16)\n"
+    "  --out FILE              where to write the new roster envelope\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_renew[] =
+    "usage: warden roster renew ROSTER [--expires-in DUR] [--root-threshold N]\n"
+    "         [--threshold PURPOSE=N...] --sign ROOTKEY [--sign ROOTKEY...] --out FILE\n"
+    "\n"
+    "Write the next version of ROSTER (version + 1) with the same keys and a new expiry: the\n"
+    "routine re-signing that keeps a short roster lifetime from lapsing. The new roster is\n"
+    "verified as a rotation from ROSTER before anything is written: the --sign keys must meet\n"
+    "ROSTER's root threshold and the new roster's.\n"
+    "\n"
+    "  ROSTER                  the current roster envelope (its root signatures are checked)\n"
+    "  --expires-in DUR        lifetime of the new roster from now (default 720h)\n"
+    "  --root-threshold N      change root.threshold in the new roster (default: keep)\n"
+    "  --threshold PURPOSE=N   change a purpose's threshold in the new roster (repeatable)\n"
     "  --sign ROOTKEY          private key file of a root key to sign with (repeatable,\n"
     "                          at most 16)\n"
     "  --out FILE              where to write the new roster envelope\n"
@@ -636,6 +662,44 @@ static int do_revoke(int argc, char **argv)
     return end_next(c, &e, usage_revoke, prev, next, &o, now);
 }
 
+static int do_renew(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        SHARED_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    next_opts o;
+    memset(&o, 0, sizeof o);
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = shared_flag(ch, &o, usage_renew);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
+        switch (ch) {
+        case 'h': return cli_help(usage_renew);
+        default: return msgcli_bad_option(usage_renew, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_renew, "exactly one ROSTER file is required");
+    if (o.out == NULL || o.nsigns == 0)
+        return cli_usage_error(usage_renew, "--sign and --out are required");
+    if (o.expires_in == NULL)
+        o.expires_in = RENEW_EXPIRES_IN;
+    wd_err e;
+    wd_err_clear(&e);
+    int64_t now = wd_now();
+    wd_roster *prev = NULL, *next = NULL;
+    wd_code c = read_current(argv[optind], now, &prev, &e);
+    if (c == WD_OK)
+        c = next_version(prev, &o, now, &next, &e);
+    return end_next(c, &e, usage_renew, prev, next, &o, now);
+}
+
 static int do_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -703,6 +767,8 @@ int cmd_roster(int argc, char **argv)
         return do_add_key(argc - 1, argv + 1);
     if (strcmp(sub, "revoke") == 0)
         return do_revoke(argc - 1, argv + 1);
+    if (strcmp(sub, "renew") == 0)
+        return do_renew(argc - 1, argv + 1);
     if (strcmp(sub, "verify") == 0)
         return do_verify(argc - 1, argv + 1);
     char shown[64];

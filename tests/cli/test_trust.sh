@@ -225,6 +225,21 @@ for c in bundle kill rollback; do
 done
 expect "50 roster init --help recommends a renewable expiry" 0 "keep renewing" -- \
     "$W" roster init --help
+expect "50 roster renew --help" 0 "usage: warden roster renew" -- "$W" roster renew --help
+expect "50 renew: the next version, same keys, new expiry" 0 "roster version 9" -- \
+    "$W" roster renew c8 --expires-in 48h --sign r1 --out c9
+check "50 the renewed roster expires in 48h" test "$(python3 -c '
+import base64, calendar, json, sys, time
+d = json.loads(base64.b64decode(json.load(open("c9"))["payload"]))
+p = lambda t: calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+print(p(d["expires_at"]) - p(d["created_at"]), len(d["keys"]), len(d["root"]["keys"]))
+')" = "172800 5 2"
+expect "50 it continues the chain" 0 "version: 9" -- "$W" roster verify --pin "$R0" \
+    "${CHAIN[@]}" --previous c8 c9
+usage_refused "50 renew signed by a key that is not a root key" "not a root key" c10 -- \
+    "$W" roster renew c9 --sign bs --out c10
+refused "50 renew signed by the revoked root key alone" revoked-key c10 -- \
+    "$W" roster renew c9 --sign r0 --out c10
 
 # ---- 5. private keys: PKCS#8 v1 only, the mode checked before any byte is parsed ----
 openssl genpkey -algorithm ed25519 -out os.pem 2>/dev/null && chmod 600 os.pem

@@ -58,9 +58,13 @@ wd_code wd_key_generate(wd_key **out, wd_err *e);
 wd_code wd_key_save(const wd_key *k, const char *path, wd_err *e);
 
 /* Load a private key (PKCS#8 PEM). A file that group or others can read is refused (WD_E_IO,
- * message says why), as is anything that is not an Ed25519 key or is encrypted
- * (WD_E_MALFORMED), or a file over WD_MAX_KEY_FILE (WD_E_OVERSIZED). The loaders below share
- * these rules. Caller frees *out with wd_key_free; on error *out is NULL. */
+ * message says why) before any of its bytes is parsed, as is anything that is not an Ed25519
+ * key or is encrypted (WD_E_MALFORMED), or a file over WD_MAX_KEY_FILE (WD_E_OVERSIZED). The
+ * one form read is unencrypted Ed25519 PKCS#8 v1, a fixed 48-byte DER (what OpenSSL, Node and
+ * Go write); v2 with the public key, attributes or trailing bytes are WD_E_MALFORMED. It is
+ * decoded here, not by OpenSSL's PEM reader, and every buffer that held key bytes is wiped on
+ * every path, so no copy of the seed is left in freed memory. The loaders below share these
+ * rules. Caller frees *out with wd_key_free; on error *out is NULL. */
 wd_code wd_key_load_private(const char *path, wd_key **out, wd_err *e);
 /* Load a public key (SPKI PEM). Non-Ed25519 is WD_E_MALFORMED. */
 wd_code wd_key_load_public(const char *path, wd_key **out, wd_err *e);

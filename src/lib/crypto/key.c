@@ -1,7 +1,8 @@
 /* key.c — Ed25519 keys on OpenSSL 3 EVP: generate, save (PKCS#8 PEM 0600 + SPKI PEM 0644),
  * load with the ssh-style permission check, keyid, sign and verify. It must never overwrite a
  * file, never read a private key that group or others can read, never prompt for a passphrase,
- * and never leave key material in memory it releases (key-file buffers are wiped). */
+ * and never leave key material in memory it releases (key-file buffers are wiped, and private
+ * keys are decoded here rather than by OpenSSL's PEM reader, which leaves copies behind). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

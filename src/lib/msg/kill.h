@@ -31,9 +31,10 @@ typedef struct wd_kill {
 
 /* Parse a payload strictly without trusting it: strict JSON, schema_version 1 (else
  * unsupported-version), exactly SPEC §4's fields (unknown-field / malformed), ids and times well
- * formed, state active|inactive and counter in WD_KILL_MIN_COUNTER .. 2^53-1 (malformed),
- * reason at most WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed),
- * the audience (wd_audience_decode). On success the caller owns *out (wd_kill_free); on error *out is NULL. */
+ * formed, state active|inactive and counter in WD_KILL_MIN_COUNTER .. 2^53-1 (malformed), reason
+ * at most WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed), the
+ * audience (wd_audience_decode). On success the caller owns *out (wd_kill_free); on error *out
+ * is NULL. */
 wd_code wd_kill_parse(const unsigned char *payload, size_t len, wd_kill **out, wd_err *e);
 
 /* The window's shape: created_at <= not_before < expires_at and expires_at - created_at <=

@@ -29,10 +29,10 @@ typedef struct wd_rollback {
 
 /* Parse a payload strictly without trusting it: strict JSON, schema_version 1 (else
  * unsupported-version), exactly SPEC §5's fields (unknown-field / malformed), ids, digests and
- * times well formed, versions in 1 .. 2^53-1 and target_version < current_version
- * (malformed), reason at most WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed), the
- * audience (wd_audience_decode). On success the caller owns *out (wd_rollback_free); on error
- * *out is NULL. */
+ * times well formed, versions in 1 .. 2^53-1 and target_version < current_version (malformed),
+ * reason at most WD_MAX_KILL_REASON bytes (oversized) without control characters (malformed),
+ * the audience (wd_audience_decode). On success the caller owns *out (wd_rollback_free); on
+ * error *out is NULL. */
 wd_code wd_rollback_parse(const unsigned char *payload, size_t len, wd_rollback **out,
                           wd_err *e);
 

@@ -53,17 +53,17 @@ typedef struct wd_roster {
 } wd_roster;
 
 /* Parse and validate a roster payload (strict JSON, SPEC §2 schema) without checking any
- * signature. Used on the pin-only bootstrap path and by tooling. Caller frees *out.
- * Codes: an integer schema_version other than 1 -> WD_E_UNSUPPORTED_VERSION (checked first);
- * a field not in the schema, including an unknown purpose name as a key of "thresholds" ->
+ * signature. Used on the pin-only bootstrap path and by tooling. Caller frees *out. Codes: an
+ * integer schema_version other than 1 -> WD_E_UNSUPPORTED_VERSION (checked first); a field not
+ * in the schema, including an unknown purpose name as a key of "thresholds" ->
  * WD_E_UNKNOWN_FIELD; more than WD_MAX_ROSTER_KEYS keys in root.keys and keys together ->
- * WD_E_OVERSIZED (counted before any key is decoded); JSON strictness codes from
- * wd_json_parse; everything else (missing field, wrong type, bad id/time/base64, keyid not the
- * digest of public_key, public key not 32 bytes, unknown purpose in a key, roster-root outside
- * root.keys or a root key with another purpose, a public key listed twice (in one list, or
- * in both root.keys and keys: the message names both places), a threshold outside
- * 1..7, root.threshold above the number of root keys, a version outside 1 .. 2^53-1,
- * expires_at <= created_at, valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
+ * WD_E_OVERSIZED (counted before any key is decoded); JSON strictness codes from wd_json_parse;
+ * everything else (missing field, wrong type, bad id/time/base64, keyid not the digest of
+ * public_key, public key not 32 bytes, unknown purpose in a key, roster-root outside root.keys
+ * or a root key with another purpose, a public key listed twice (in one list, or in both
+ * root.keys and keys: the message names both places), a threshold outside 1..7, root.threshold
+ * above the number of root keys, a version outside 1 .. 2^53-1, expires_at <= created_at,
+ * valid_until <= valid_from) -> WD_E_MALFORMED. "thresholds" may be absent. On error *out is
  * NULL and nothing is allocated. */
 wd_code wd_roster_parse(const unsigned char *payload, size_t len, wd_roster **out, wd_err *e);
 
