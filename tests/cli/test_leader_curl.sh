@@ -670,7 +670,21 @@ done
 latest f1
 status_is "181 the leader still answers after the slow peers" 200
 
-# ---- 13. a clean stop ----
+# ---- 13. signals, logs and a clean stop ----
+kill -HUP "$LD_PID"
+sleep 1 # let the signal be delivered; the check below does not depend on timing
+latest f1
+status_is "182 SIGHUP is ignored: the leader still answers" 200
+check "182 every request is logged with the peer's SPIFFE ID" \
+    grep -qF "spiffe://$TD/org/acme/fleet/prod/env/eu1/instance/i-1" "$T/main.log"
+leaked=""
+for f in "$T/b1" "$T/kill1" "$T/rb" "$D/R"; do
+    frag=$(jq -r .payload "$f" | cut -c 1-48)
+    grep -qF -- "$frag" "$T/main.log" && leaked="$leaked $(basename "$f")"
+done
+grep -qF -- "$(jq -r .payload "$T/b1" | base64 -d | cut -c 1-40)" "$T/main.log" && leaked="$leaked b1-payload"
+grep -q 'PRIVATE KEY' "$T/main.log" && leaked="$leaked private-key"
+check "182 no body, payload or key reaches the log (${leaked:- none})" test -z "$leaked"
 kill -TERM "$LD_PID"
 for i in $(seq 1 150); do kill -0 "$LD_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$LD_PID" 2>/dev/null; then notok "182 SIGTERM stops the leader within 15 s"
