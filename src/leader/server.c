@@ -581,6 +581,13 @@ static void response_done(conn *c)
             return;
         }
         c->st = C_LINGER;
+        /* tell the peer at once that nothing more comes (close_notify, then FIN), and keep
+         * reading what it still sends for a while, so the answer is not lost to a reset */
+        SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+        if (ssl != NULL && SSL_is_init_finished(ssl))
+            SSL_shutdown(ssl);
+        ERR_clear_error();
+        shutdown(bufferevent_getfd(c->bev), SHUT_WR);
         bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
         evbuffer_drain(bufferevent_get_input(c->bev),
                        evbuffer_get_length(bufferevent_get_input(c->bev)));

@@ -177,20 +177,24 @@ n=$(curl -s --max-time 20 --cacert "$P/ca.crt" --cert "$P/follower.crt" --key "$
 check_eq "HTTP/1.1 keep-alive: two requests, one connection" "$n" "1 0 "
 
 # ---- held polls ----
-as follower "$U/hold?key=acme/web/prod&wait=60" >"$T/h1" &
-H1=$!
-as follower "$U/hold?key=acme/web/prod&wait=60" >"$T/h2" &
-H2=$!
-as follower "$U/hold?key=acme/web/dev&wait=3" >"$T/h3" &
-H3=$!
-check "three requests are held (gauge)" wait_metric warden_leader_held_polls 3
+# six connections on one key: with two workers, some are held by the worker that does not run
+# the wake-up's handler (the kernel spreads connections), so wake-ups cross threads
+HP=()
+for i in 1 2 3 4 5 6; do
+    as follower "$U/hold?key=acme/web/prod&wait=60" >"$T/h$i" &
+    HP+=($!)
+done
+as follower "$U/hold?key=acme/web/dev&wait=3" >"$T/h0" &
+H0=$!
+check "seven requests are held (gauge)" wait_metric warden_leader_held_polls 7
 out=$(as admin -X POST "$U/wake?key=acme/web/prod")
 check_eq "a wake-up from another connection" "$out" '{"woke":"acme/web/prod"} 200'
-wait "$H1" "$H2"
-check_eq "held request 1 released by the wake-up (wake=1)" "$(cat "$T/h1")" '{"wake":1} 200'
-check_eq "held request 2 released by the wake-up (wake=1)" "$(cat "$T/h2")" '{"wake":1} 200'
-wait "$H3"
-check_eq "a request held on another key is answered at its deadline (wake=2)" "$(cat "$T/h3")" '{"wake":2} 200'
+wait "${HP[@]}"
+for i in 1 2 3 4 5 6; do
+    check_eq "held request $i released by the wake-up (wake=1)" "$(cat "$T/h$i")" '{"wake":1} 200'
+done
+wait "$H0"
+check_eq "a request held on another key is answered at its deadline (wake=2)" "$(cat "$T/h0")" '{"wake":2} 200'
 as follower --max-time 2 "$U/hold?key=acme/web/gone&wait=60" >/dev/null
 check "a client closing a held connection frees it (gauge back to 0)" wait_metric warden_leader_held_polls 0
 check "... and its connection (gauge back to 0)" wait_metric warden_leader_connections 0
@@ -314,5 +318,24 @@ wait "$D_PID"
 check_eq "SIGINT drains too: exit 0" "$?" 0
 wait "$H5"
 check_eq "the held poll is answered on drain" "$(cat "$T/h5")" '{"wake":2} 200'
+
+# ---- the drain is bounded: a request still in flight is cut after drain_timeout ----
+write_conf "$T/e.yaml"
+sed -i 's/^body_timeout: .*/body_timeout: 60/; s/^drain_timeout: .*/drain_timeout: 1/' "$T/e.yaml"
+if start e "$T/e.yaml"; then ok "third stub leader starts"; else notok "third stub leader starts" "$(cat "$T/e.log")"; fi
+E_PID=$SPID
+raw 'PUT /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc' 8 >"$T/slow.out" &
+SLOW=$!
+for _ in $(seq 1 100); do [ "$(metric warden_leader_connections)" = 1 ] && break; sleep 0.1; done
+kill -TERM "$E_PID"
+timeout 20 tail --pid="$E_PID" -f /dev/null
+if kill -0 "$E_PID" 2>/dev/null; then
+    notok "a body still in flight does not hold the drain past drain_timeout (hang guard 20 s, body timeout 60 s)" "$(tail -3 "$T/e.log")"
+else
+    wait "$E_PID"
+    check_eq "a body still in flight does not hold the drain past drain_timeout: exit 0" "$?" 0
+fi
+wait "$SLOW"
+check_eq "... and that request got no answer (cut, not processed)" "$(grep -c '^HTTP/1.1' "$T/slow.out")" 0
 
 done_testing
