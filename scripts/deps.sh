@@ -6,7 +6,7 @@ pkgs=(
   build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
   libssl-dev libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev
   libcurl4-openssl-dev libevent-dev libsqlite3-dev libpq-dev libseccomp-dev
-  nodejs npm python3 ca-certificates curl
+  nodejs npm python3 ca-certificates curl openssl jq
 )
 missing=()
 for p in "${pkgs[@]}"; do
