@@ -498,7 +498,9 @@ void wd_api_handle(wd_leader *L, const wd_http_req *req, wd_http_resp *rs)
     bool known;
     const char *param;
     size_t plen;
-    const route *r = find_route(req->method, path, n, &known, &param, &plen);
+    /* HEAD is GET without the body (RFC 9110 §9.3.2): the server sends only the head */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    const route *r = find_route(method, path, n, &known, &param, &plen);
     if (r == NULL) {
         rs->route = "unknown";
         if (known) {

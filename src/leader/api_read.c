@@ -314,9 +314,19 @@ void api_h_followers(wd_leader *L, const wd_http_req *req, const char *rest,
             char key[2 * (WD_MAX_ID_LEN + 1)];
             snprintf(key, sizeof key, "%s/%s", s->st.fleet, s->st.env);
             const api_msg *top = &s->bundles[s->nbundles - 1];
-            ok = json_object_set_new(active, key,
-                                     json_pack("{s:I,s:s}", "version", (json_int_t)top->seq,
-                                               "hash", top->hash)) == 0;
+            const api_rollback *rb = &s->rb;
+            if (rb->active && rb->current_version == top->seq &&
+                strcmp(rb->current_hash, top->hash) == 0) /* rolled back: the target is served */
+                ok = json_object_set_new(
+                         active, key,
+                         json_pack("{s:I,s:s,s:s}", "version", (json_int_t)rb->target_version,
+                                   "hash", rb->target_hash, "rollback_authorization",
+                                   rb->id)) == 0;
+            else
+                ok = json_object_set_new(active, key,
+                                         json_pack("{s:I,s:s}", "version",
+                                                   (json_int_t)top->seq, "hash",
+                                                   top->hash)) == 0;
         }
         pthread_rwlock_unlock(&A->lock);
     }

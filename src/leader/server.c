@@ -501,8 +501,19 @@ static void try_head(conn *c)
         if (n > len)
             n = len;
     } else {
-        c->scanned = len;
-        return;
+        /* no blank line yet: a bare LF, a bare CR or a NUL already makes the head malformed,
+         * so answer now instead of waiting for a CRLF CRLF that a peer using bare LFs never
+         * sends */
+        const unsigned char *d = evbuffer_pullup(in, (ev_ssize_t)len);
+        bool bad = false;
+        for (size_t i = c->scanned; d != NULL && i < len && !bad; i++)
+            bad = d[i] == '\0' || (d[i] == '\n' && (i == 0 || d[i - 1] != '\r')) ||
+                  (i > 0 && d[i - 1] == '\r' && d[i] != '\n');
+        if (!bad) {
+            c->scanned = len;
+            return;
+        }
+        n = len;
     }
     const unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)n);
     size_t used = 0;

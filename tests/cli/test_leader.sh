@@ -31,13 +31,13 @@ ARGS=(--cert "$P/leader.crt" --key "$P/leader.key" --client-ca "$P/ca.crt"
       --trust-domain fleet.test --roster "$T/roster.json" --pin "$PIN")
 
 # ---- usage errors: exit 2, the flag named ----
-expect "no flags: exit 2 naming --listen" 2 "warden: --listen is required" -- "$W" leader
+expect "no flags: exit 2 naming --listen" 2 "leader: --listen is required" -- "$W" leader
 for f in --cert --key --client-ca --trust-domain --roster --pin; do
     args=(--listen 127.0.0.1:0)
     for ((k = 0; k < ${#ARGS[@]}; k += 2)); do
         [ "${ARGS[$k]}" = "$f" ] || args+=("${ARGS[$k]}" "${ARGS[$((k + 1))]}")
     done
-    expect "missing $f: exit 2 naming it" 2 "warden: $f is required" -- "$W" leader "${args[@]}"
+    expect "missing $f: exit 2 naming it" 2 "leader: $f is required" -- "$W" leader "${args[@]}"
 done
 expect "unknown flag: exit 2" 2 "unknown option: --frobnicate" -- "$W" leader --frobnicate
 expect "flag without its value: exit 2" 2 "--cert needs a value" -- "$W" leader --cert
