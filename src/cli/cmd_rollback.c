@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/bundle.h"
@@ -33,6 +34,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         --current BUNDLE --target BUNDLE --reason TEXT [--id ID] [--expires-in DUR]\n"
     "         --sign KEY [--sign KEY...] --out FILE\n"
+    "         [--draft] [--force]\n"
     "\n"
     "Build a rollback authorization from the bundle now active (--current) to an older one\n"
     "(--target), taking their hashes and versions from the files, and sign it with every\n"
@@ -53,6 +55,10 @@ static const char usage_create[] =
     "  --expires-in DUR     validity from now (default 1h, at most 24h)\n"
     "  --sign KEY           private key file to sign with (repeatable, at most 16)\n"
     "  --out FILE           where to write the envelope\n"
+    "  --draft              write it even when unsigned or short of its threshold, for\n"
+    "                       others to sign with 'warden sign'; prints how many more\n"
+    "                       signatures it needs and by whom\n"
+    "  --force              replace --out when it exists (default: refuse, exit 1)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
@@ -142,8 +148,10 @@ static int do_create(int argc, char **argv)
     if (!o.org || !o.fleet || !o.env || !current || !target || !reason || !o.out)
         return cli_usage_error(usage_create, "--org, --fleet, --env, --current, --target, "
                                              "--reason and --out are required");
-    if (o.nsigns == 0)
-        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    if (o.nsigns == 0 && !o.draft)
+        return cli_usage_error(usage_create,
+                               "at least one --sign KEY is required (or --draft, to write it "
+                               "unsigned for others to sign)");
     wd_err e;
     wd_err_clear(&e);
     int64_t ttl, now = wd_now();
@@ -184,13 +192,15 @@ static int do_create(int argc, char **argv)
         }
     }
     if (c == WD_OK)
-        c = msgcli_write_out(o.out, envelope, env_len, &e);
+        c = msgcli_write_out(o.out, envelope, env_len, o.force, &e);
     if (c == WD_OK) {
         char t[WD_TIME_STRLEN + 1];
         wd_time_format(spec.expires_at, t);
         printf("rollback authorization %s for version %lld -> %lld (valid until %s) "
                "written to %s\n",
                id, (long long)spec.current_version, (long long)spec.target_version, t, o.out);
+        if (o.draft)
+            signflow_print_written(envelope, env_len);
     } else {
         rc = cli_report(&e);
     }

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/dsse.h"
@@ -24,6 +25,13 @@
 #define RENEW_EXPIRES_IN "720h"
 /* The last second a time can express (SPEC §1.1: four-digit years). */
 #define LATEST_TIME "9999-12-31T23:59:59Z"
+
+/* --draft and --force, as every roster command that writes one shows them. */
+#define ROSTER_DRAFT_HELP                                                                      \
+    "  --draft                 write it even when its root signatures are short of a\n"      \
+    "                          threshold (or absent), for the other root key holders to\n"   \
+    "                          sign with 'warden sign'; prints what is still needed\n"       \
+    "  --force                 replace --out when it exists (default: refuse, exit 1)\n"
 
 static const char usage_group[] =
     "usage: warden roster <command> [flags]\n"
@@ -42,6 +50,7 @@ static const char usage_group[] =
 static const char usage_init[] =
     "usage: warden roster init --org ORG --root-key KEY [--root-key KEY...]\n"
     "         [--root-threshold N] [--threshold PURPOSE=N...] [--expires-in DUR] --out FILE\n"
+    "         [--draft] [--force]\n"
     "\n"
     "Create version 1 of ORG's roster with the given root keys, signed by all of them, and\n"
     "print each root keyid: followers pin one of them. The roster is verified against that pin\n"
@@ -53,7 +62,8 @@ static const char usage_init[] =
     "revoke), for example 720h renewed every few weeks, rather than the longest one you can.\n"
     "\n"
     "  --org ORG               org_id (an id)\n"
-    "  --root-key KEY          private key file of a root key (repeatable, at most 16)\n"
+    "  --root-key KEY          private key file of a root key (repeatable, at most 16); with\n"
+    "                          --draft a public key file too: that key's holder signs later\n"
     "  --root-threshold N      root signatures a next roster needs (1..7, at most the number\n"
     "                          of root keys; default 1)\n"
     "  --threshold PURPOSE=N   signatures PURPOSE needs (1..7; repeatable). PURPOSE is one of\n"
@@ -61,15 +71,17 @@ static const char usage_init[] =
     "                          remote-kill-signing (2), audit-batch-signing (1)\n"
     "  --expires-in DUR        lifetime, a duration such as 720h or 90m (default 8760h)\n"
     "  --out FILE              where to write the roster envelope\n"
+    ROSTER_DRAFT_HELP
     "  -h, --help              show this help\n"
     "\n"
-    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+    "Exit codes: 0 written, 1 operational error (also: --out exists), 2 usage error,\n"
+    "3 rejected.\n";
 
 static const char usage_add_key[] =
     "usage: warden roster add-key ROSTER --key PUB --purpose PURPOSE [--purpose PURPOSE...]\n"
     "         [--valid-for DUR] [--principal TEXT] [--root-threshold N]\n"
     "         [--threshold PURPOSE=N...] [--expires-in DUR] --sign ROOTKEY [--sign ROOTKEY...]\n"
-    "         --out FILE\n"
+    "         --out FILE [--draft] [--force]\n"
     "\n"
     "Write the next version of ROSTER (version + 1) with one more key, active from now. A key\n"
     "whose purpose is roster-root becomes a root key (and carries no other purpose). A public\n"
@@ -92,14 +104,16 @@ static const char usage_add_key[] =
     "  --sign ROOTKEY          private key file of a root key to sign with (repeatable,\n"
     "                          at most 16)\n"
     "  --out FILE              where to write the new roster envelope\n"
+    ROSTER_DRAFT_HELP
     "  -h, --help              show this help\n"
     "\n"
-    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+    "Exit codes: 0 written, 1 operational error (also: --out exists), 2 usage error,\n"
+    "3 rejected.\n";
 
 static const char usage_revoke[] =
     "usage: warden roster revoke ROSTER --keyid DIGEST [--root-threshold N]\n"
     "         [--threshold PURPOSE=N...] [--expires-in DUR] --sign ROOTKEY [--sign ROOTKEY...]\n"
-    "         --out FILE\n"
+    "         --out FILE [--draft] [--force]\n"
     "\n"
     "Write the next version of ROSTER (version + 1) with the key DIGEST marked revoked. The new\n"
     "roster is verified as a rotation from ROSTER before anything is written: the --sign keys\n"
@@ -115,13 +129,16 @@ static const char usage_revoke[] =
     "  --sign ROOTKEY          private key file of a root key to sign with (repeatable,\n"
     "                          at most 16)\n"
     "  --out FILE              where to write the new roster envelope\n"
+    ROSTER_DRAFT_HELP
     "  -h, --help              show this help\n"
     "\n"
-    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+    "Exit codes: 0 written, 1 operational error (also: --out exists), 2 usage error,\n"
+    "3 rejected.\n";
 
 static const char usage_renew[] =
     "usage: warden roster renew ROSTER [--expires-in DUR] [--root-threshold N]\n"
     "         [--threshold PURPOSE=N...] --sign ROOTKEY [--sign ROOTKEY...] --out FILE\n"
+    "         [--draft] [--force]\n"
     "\n"
     "Write the next version of ROSTER (version + 1) with the same keys and a new expiry: the\n"
     "routine re-signing that keeps a short roster lifetime from lapsing. The new roster is\n"
@@ -135,9 +152,11 @@ static const char usage_renew[] =
     "  --sign ROOTKEY          private key file of a root key to sign with (repeatable,\n"
     "                          at most 16)\n"
     "  --out FILE              where to write the new roster envelope\n"
+    ROSTER_DRAFT_HELP
     "  -h, --help              show this help\n"
     "\n"
-    "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
+    "Exit codes: 0 written, 1 operational error (also: --out exists), 2 usage error,\n"
+    "3 rejected.\n";
 
 static const char usage_verify[] =
     "usage: warden roster verify --pin DIGEST [--previous ROSTER...] [--at TIME] ROSTER\n"
@@ -279,25 +298,73 @@ static wd_code signers_are_roots(const wd_roster *prev, const wd_roster *next, w
 }
 
 /* Sign next with keys, verify it (bootstrap against pin when prev is NULL, else as a rotation
- * from prev) at now, and only then write it to out. */
+ * from prev) at now, and only then write it to out (refusing an existing out unless force).
+ * A draft is not verified (it may be short of its thresholds, or unsigned): it is written,
+ * and its status printed against the root keys of next and prev. */
 static wd_code sign_verify_write(const wd_roster *next, const wd_roster *prev, const char *pin,
                                  wd_key **keys, size_t nkeys, int64_t now, const char *out,
-                                 wd_err *e)
+                                 bool draft, bool force, wd_err *e)
 {
     char *env = NULL;
     size_t len = 0;
     wd_code c = wd_roster_sign(next, keys, nkeys, &env, &len, e);
     if (c != WD_OK)
         return c;
-    wd_roster *check = NULL;
-    c = wd_roster_verify((const unsigned char *)env, len, pin, prev, now, &check, e);
-    if (c != WD_OK)
-        wd_err_prefix(e, c, "refusing to write a roster its verifier rejects");
-    wd_roster_free(check);
+    if (!draft) {
+        wd_roster *check = NULL;
+        c = wd_roster_verify((const unsigned char *)env, len, pin, prev, now, &check, e);
+        if (c == WD_E_THRESHOLD) {
+            char msg[WD_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", e->msg);
+            wd_err_set(e, c, "%s (--draft writes it for the other root key holders to sign)",
+                       msg);
+        }
+        if (c != WD_OK)
+            wd_err_prefix(e, c, "refusing to write a roster its verifier rejects");
+        wd_roster_free(check);
+    }
+    if (c == WD_OK && len > WD_MAX_ROSTER_ENVELOPE)
+        c = wd_err_set(e, WD_E_OVERSIZED, "roster envelope: %zu bytes, more than the limit of %u",
+                       len, WD_MAX_ROSTER_ENVELOPE);
     if (c == WD_OK)
-        c = wd_write_file(out, env, len, 0644, e);
+        c = msgcli_write_out(out, env, len, force, e);
     free(env);
     return c;
+}
+
+/* After a draft is written: its status against next's and prev's (may be NULL) root keys. */
+static void draft_status(const wd_roster *prev, const char *out)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    if (wd_read_file(out, WD_MAX_ROSTER_ENVELOPE, &buf, &len, NULL) != WD_OK)
+        return;
+    if (wd_dsse_decode_draft(buf, len, WD_MAX_ROSTER_ENVELOPE, &d, NULL) == WD_OK) {
+        signflow_status(&d, prev, wd_now());
+        wd_dsse_free(&d);
+    }
+    free(buf);
+}
+
+/* In a draft, each signer must be a root key that counts in next or in prev (may be NULL):
+ * a signature that would not count is refused with the verifier's code. */
+static wd_code draft_signers_count(const wd_roster *prev, const wd_roster *next, wd_key **keys,
+                                   size_t n, char *const *paths, const char *flag, wd_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!wd_key_has_private(keys[i]))
+            continue;
+        wd_code c = wd_roster_key_counts(next, wd_key_id(keys[i]), WD_PURPOSE_ROSTER_ROOT,
+                                         wd_now(), e);
+        if (c != WD_OK && prev != NULL &&
+            wd_roster_key_counts(prev, wd_key_id(keys[i]), WD_PURPOSE_ROSTER_ROOT, wd_now(),
+                                 NULL) == WD_OK)
+            c = WD_OK;
+        if (c != WD_OK)
+            return wd_err_prefix(e, c, "%s %s", flag, paths[i]);
+    }
+    return WD_OK;
 }
 
 static void print_written(const char *out, const wd_roster *r)
@@ -317,10 +384,13 @@ static int do_init(int argc, char **argv)
         {"threshold", required_argument, NULL, 't'},
         {"expires-in", required_argument, NULL, 'x'},
         {"out", required_argument, NULL, 'O'},
+        {"draft", no_argument, NULL, SIGNFLOW_OPT_DRAFT},
+        {"force", no_argument, NULL, SIGNFLOW_OPT_FORCE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *org = NULL, *root_thr = NULL, *expires_in = DEFAULT_EXPIRES_IN, *out = NULL;
+    bool draft = false, force = false;
     char *roots[WD_MAX_SIGNATURES], *thrs[MAX_MULTI];
     size_t nroots = 0, nthrs = 0;
     int ch;
@@ -332,6 +402,8 @@ static int do_init(int argc, char **argv)
         case 'r': root_thr = optarg; break;
         case 'x': expires_in = optarg; break;
         case 'O': out = optarg; break;
+        case SIGNFLOW_OPT_DRAFT: draft = true; break;
+        case SIGNFLOW_OPT_FORCE: force = true; break;
         case 'k':
             if (nroots == WD_MAX_SIGNATURES)
                 return cli_usage_error(usage_init, "too many --root-key flags (at most %d)",
@@ -376,11 +448,28 @@ static int do_init(int argc, char **argv)
     r->expires_at = expires;
 
     wd_key *keys[WD_MAX_SIGNATURES];
-    if (msgcli_load_keys("--root-key", roots, nroots, keys, &e) != WD_OK) {
+    wd_code c = WD_OK;
+    if (draft) {
+        /* A draft may name root keys by their public half: their holders sign it later. */
+        for (size_t i = 0; i < nroots && c == WD_OK; i++) {
+            c = wd_key_load_any(roots[i], &keys[i], &e);
+            if (c != WD_OK) {
+                msgcli_free_keys(keys, i);
+                wd_err_prefix(&e, c, "--root-key %s", roots[i]);
+            }
+        }
+    } else {
+        c = msgcli_load_keys("--root-key", roots, nroots, keys, &e);
+    }
+    if (c != WD_OK) {
         wd_roster_free(r);
         return cli_report(&e);
     }
-    wd_code c = WD_OK;
+    wd_key *signers[WD_MAX_SIGNATURES];
+    size_t nsigners = 0;
+    for (size_t i = 0; i < nroots; i++)
+        if (wd_key_has_private(keys[i]))
+            signers[nsigners++] = keys[i];
     for (size_t i = 0; i < nroots && c == WD_OK; i++) {
         c = wd_roster_add_key(r, true, keys[i], WD_PURPOSE_ROSTER_ROOT, now, INT64_MAX, NULL,
                               &e);
@@ -388,11 +477,14 @@ static int do_init(int argc, char **argv)
             wd_err_prefix(&e, e.code, "--root-key %s", roots[i]);
     }
     if (c == WD_OK)
-        c = sign_verify_write(r, NULL, wd_key_id(keys[0]), keys, nroots, now, out, &e);
+        c = sign_verify_write(r, NULL, wd_key_id(keys[0]), signers, nsigners, now, out, draft,
+                              force, &e);
     if (c == WD_OK) {
         print_written(out, r);
         for (size_t i = 0; i < nroots; i++)
             printf("root keyid (pin): %s\n", wd_key_id(keys[i]));
+        if (draft)
+            draft_status(NULL, out);
     }
     msgcli_free_keys(keys, nroots);
     wd_roster_free(r);
@@ -404,6 +496,7 @@ static int do_init(int argc, char **argv)
 /* What add-key and revoke share: flags for the next version and its signers. */
 typedef struct next_opts {
     const char *root_thr, *expires_in, *out;
+    bool draft, force;
     char *thrs[MAX_MULTI];
     size_t nthrs;
     char *signs[WD_MAX_SIGNATURES];
@@ -463,14 +556,19 @@ static int finish_next(const char *usage, const wd_roster *prev, wd_roster *next
     if (msgcli_load_keys("--sign", o->signs, o->nsigns, keys, &e) != WD_OK)
         return cli_report(&e);
     wd_code c = signers_are_roots(prev, next, keys, o->nsigns, o->signs, &e);
+    if (c == WD_OK && o->draft)
+        c = draft_signers_count(prev, next, keys, o->nsigns, o->signs, "--sign", &e);
     if (c == WD_OK)
-        c = sign_verify_write(next, prev, NULL, keys, o->nsigns, now, o->out, &e);
+        c = sign_verify_write(next, prev, NULL, keys, o->nsigns, now, o->out, o->draft,
+                              o->force, &e);
     msgcli_free_keys(keys, o->nsigns);
     if (c == WD_E_USAGE)
         return cli_usage_error(usage, "%s", e.msg);
     if (c != WD_OK)
         return cli_report(&e);
     print_written(o->out, next);
+    if (o->draft)
+        draft_status(prev, o->out);
     return 0;
 }
 
@@ -505,6 +603,8 @@ static int shared_flag(int ch, next_opts *o, const char *usage)
         o->thrs[o->nthrs++] = optarg;
         return 0;
     case 's': return msgcli_add_sign(o->signs, &o->nsigns, optarg, usage);
+    case SIGNFLOW_OPT_DRAFT: o->draft = true; return 0;
+    case SIGNFLOW_OPT_FORCE: o->force = true; return 0;
     }
     return -1;
 }
@@ -513,7 +613,9 @@ static int shared_flag(int ch, next_opts *o, const char *usage)
     {"root-threshold", required_argument, NULL, 'r'},                                           \
         {"threshold", required_argument, NULL, 't'},                                            \
         {"expires-in", required_argument, NULL, 'x'}, {"sign", required_argument, NULL, 's'},   \
-        {"out", required_argument, NULL, 'O'}, {"help", no_argument, NULL, 'h'}
+        {"out", required_argument, NULL, 'O'}, {"help", no_argument, NULL, 'h'},              \
+        {"draft", no_argument, NULL, SIGNFLOW_OPT_DRAFT},                                      \
+        {"force", no_argument, NULL, SIGNFLOW_OPT_FORCE}
 
 static int do_add_key(int argc, char **argv)
 {
@@ -555,9 +657,10 @@ static int do_add_key(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage_error(usage_add_key, "exactly one ROSTER file is required");
     const char *path = argv[optind];
-    if (keypath == NULL || o.out == NULL || npurp == 0 || o.nsigns == 0)
+    if (keypath == NULL || o.out == NULL || npurp == 0 || (o.nsigns == 0 && !o.draft))
         return cli_usage_error(usage_add_key,
-                               "--key, --purpose, --sign and --out are required");
+                               "--key, --purpose, --sign and --out are required (--sign may be "
+                               "left out with --draft)");
     unsigned bits = 0;
     for (size_t i = 0; i < npurp; i++) {
         char *copy = strdup(purposes_arg[i]);
@@ -635,8 +738,9 @@ static int do_revoke(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage_error(usage_revoke, "exactly one ROSTER file is required");
     const char *path = argv[optind];
-    if (keyid == NULL || o.out == NULL || o.nsigns == 0)
-        return cli_usage_error(usage_revoke, "--keyid, --sign and --out are required");
+    if (keyid == NULL || o.out == NULL || (o.nsigns == 0 && !o.draft))
+        return cli_usage_error(usage_revoke, "--keyid, --sign and --out are required (--sign "
+                                             "may be left out with --draft)");
     unsigned char raw[WD_SHA256_LEN];
     wd_err e;
     wd_err_clear(&e);
@@ -686,8 +790,9 @@ static int do_renew(int argc, char **argv)
     }
     if (argc - optind != 1)
         return cli_usage_error(usage_renew, "exactly one ROSTER file is required");
-    if (o.out == NULL || o.nsigns == 0)
-        return cli_usage_error(usage_renew, "--sign and --out are required");
+    if (o.out == NULL || (o.nsigns == 0 && !o.draft))
+        return cli_usage_error(usage_renew, "--sign and --out are required (--sign may be left "
+                                            "out with --draft)");
     if (o.expires_in == NULL)
         o.expires_in = RENEW_EXPIRES_IN;
     wd_err e;
