@@ -330,7 +330,7 @@ static int do_merge(int argc, char **argv)
     }
     printf("merged %d files: %zu signature%s (%zu added to the first), written to %s\n",
            argc - optind, all.nsigs, all.nsigs == 1 ? "" : "s", added, out);
-    signflow_status(&all, r, now);
+    signflow_status(&all, r, now, true);
 done:
     free(text);
     wd_dsse_free(&all);

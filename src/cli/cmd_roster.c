@@ -16,6 +16,8 @@
 #include "crypto/crypto.h"
 #include "msg/dsse.h"
 #include "trust/roster.h"
+#include "msg/message.h"
+#include "codec/json.h"
 
 /* Most --threshold and --purpose flags one command takes. */
 #define MAX_MULTI 16
@@ -44,6 +46,7 @@ static const char usage_group[] =
     "  revoke    the next roster version with one key revoked\n"
     "  renew     the next roster version with the same keys and a new expiry\n"
     "  verify    verify a roster from a pinned root key, optionally as a rotation\n"
+    "  inspect   show a roster's keys, thresholds and signatures without verifying it\n"
     "\n"
     "Run 'warden roster <command> --help' for its flags.\n";
 
@@ -161,9 +164,11 @@ static const char usage_renew[] =
 static const char usage_verify[] =
     "usage: warden roster verify --pin DIGEST [--previous ROSTER...] [--at TIME] ROSTER\n"
     "\n"
-    "Verify ROSTER and print its org, version, expiry and keys. Without --previous, ROSTER is\n"
-    "a first roster: DIGEST must be the keyid of one of its root keys and it must carry its\n"
-    "root threshold of root signatures. With --previous, each --previous roster is verified in\n"
+    "Verify ROSTER and print its org, version, expiry, its keys that count (active and in\n"
+    "their validity window) and how many are revoked or expired, and the root signatures it\n"
+    "counted. Without --previous, ROSTER is a first roster: DIGEST must be the keyid of one\n"
+    "of its root keys and it must carry its root threshold of root signatures, the pinned\n"
+    "key's among them. With --previous, each --previous roster is verified in\n"
     "order (the first against DIGEST, each next one as a rotation from the one before, their\n"
     "own expiry not checked), and ROSTER must be the rotation that follows the last: version\n"
     "exactly one more, same org, signed by a threshold of the old and of the new root keys.\n"
@@ -176,6 +181,23 @@ static const char usage_verify[] =
     "  -h, --help          show this help\n"
     "\n"
     "Exit codes: 0 valid, 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_inspect[] =
+    "usage: warden roster inspect [--json] ROSTER\n"
+    "\n"
+    "Show what ROSTER (a roster envelope, or a draft with no signature) says, WITHOUT\n"
+    "verifying its signatures: org, version, times, thresholds, and every key, root keys\n"
+    "first, with its keyid, purposes, status (active or revoked), state now (active,\n"
+    "revoked, not yet valid or expired: a key counts only when active), validity window\n"
+    "(valid_from to valid_until, or no end) and principal. Then the signatures it carries\n"
+    "and how far they go toward its own root threshold. Use 'warden roster verify' to\n"
+    "decide whether to trust it. The payload must still parse strictly.\n"
+    "\n"
+    "  --json       print one JSON object instead of text (\"signatures_verified\": false)\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "Exit codes: 0 shown, 1 operational error, 2 usage error, 3 rejected (the file does not\n"
+    "decode or parse: its code).\n";
 
 /* now + a duration from a flag, as an expiry no later than LATEST_TIME; else usage. */
 static wd_code expiry_from(const char *flag, const char *dur, int64_t now, int64_t *out,
@@ -341,7 +363,7 @@ static void draft_status(const wd_roster *prev, const char *out)
     if (wd_read_file(out, WD_MAX_ROSTER_ENVELOPE, &buf, &len, NULL) != WD_OK)
         return;
     if (wd_dsse_decode_draft(buf, len, WD_MAX_ROSTER_ENVELOPE, &d, NULL) == WD_OK) {
-        signflow_status(&d, prev, wd_now());
+        signflow_status(&d, prev, wd_now(), true);
         wd_dsse_free(&d);
     }
     free(buf);
@@ -805,6 +827,240 @@ static int do_renew(int argc, char **argv)
     return end_next(c, &e, usage_renew, prev, next, &o, now);
 }
 
+/* How many keys of a list count at now, and how many do not because they are revoked or
+ * outside their validity window ("expired": not yet valid or past valid_until). */
+typedef struct key_tally {
+    size_t count, revoked, expired;
+} key_tally;
+
+static key_tally tally_keys(const wd_roster_key *keys, size_t n, int64_t now)
+{
+    key_tally t = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].revoked)
+            t.revoked++;
+        else if (now < keys[i].valid_from || now >= keys[i].valid_until)
+            t.expired++;
+        else
+            t.count++;
+    }
+    return t;
+}
+
+/* A key's state at now: "active", "revoked", "not yet valid" or "expired". */
+static const char *key_state(const wd_roster_key *k, int64_t now)
+{
+    if (k->revoked)
+        return "revoked";
+    if (now < k->valid_from)
+        return "not yet valid";
+    if (now >= k->valid_until)
+        return "expired";
+    return "active";
+}
+
+/* Comma-separated purposes of k into buf. */
+static const char *purposes_text(const wd_roster_key *k, char *buf, size_t sz)
+{
+    static const wd_purpose all[] = {WD_PURPOSE_ROSTER_ROOT, WD_PURPOSE_BUNDLE_SIGNING,
+                                     WD_PURPOSE_BUNDLE_ROLLBACK, WD_PURPOSE_KILL_SIGNING,
+                                     WD_PURPOSE_AUDIT_SIGNING};
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!(k->purposes & all[i]))
+            continue;
+        int n = snprintf(buf + used, sz - used, "%s%s", used ? "," : "", wd_purpose_name(all[i]));
+        if (n < 0 || (size_t)n >= sz - used)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static void print_key_text(const wd_roster_key *k, int64_t now)
+{
+    char from[WD_TIME_STRLEN + 1], until[WD_TIME_STRLEN + 1], ps[160], pr[300];
+    wd_time_format(k->valid_from, from);
+    if (k->valid_until == INT64_MAX)
+        snprintf(until, sizeof until, "%s", "(no end)");
+    else
+        wd_time_format(k->valid_until, until);
+    printf("  %s\n    purposes: %s\n    status: %s (now: %s)\n    valid: %s to %s\n",
+           wd_key_id(k->key), purposes_text(k, ps, sizeof ps),
+           k->revoked ? "revoked" : "active", key_state(k, now), from, until);
+    if (k->principal != NULL)
+        printf("    principal: %s\n", wd_clean_text(k->principal, pr, sizeof pr));
+}
+
+static json_t *key_json(const wd_roster_key *k, int64_t now)
+{
+    char from[WD_TIME_STRLEN + 1], until[WD_TIME_STRLEN + 1], ps[160];
+    wd_time_format(k->valid_from, from);
+    wd_time_format(k->valid_until == INT64_MAX ? 0 : k->valid_until, until);
+    json_t *o = json_object();
+    json_t *purposes = json_array();
+    purposes_text(k, ps, sizeof ps);
+    char *save = NULL;
+    bool ok = o != NULL && purposes != NULL;
+    for (char *t = strtok_r(ps, ",", &save); ok && t != NULL; t = strtok_r(NULL, ",", &save))
+        ok = json_array_append_new(purposes, json_string(t)) == 0;
+    ok = ok && wd_msg_put(o, "keyid", json_string(wd_key_id(k->key))) &&
+         wd_msg_put(o, "purposes", json_incref(purposes)) &&
+         wd_msg_put(o, "status", json_string(k->revoked ? "revoked" : "active")) &&
+         wd_msg_put(o, "state", json_string(key_state(k, now))) &&
+         wd_msg_put(o, "valid_from", json_string(from)) &&
+         wd_msg_put(o, "valid_until",
+                    k->valid_until == INT64_MAX ? json_null() : json_string(until)) &&
+         wd_msg_put(o, "principal",
+                    k->principal != NULL ? json_string(k->principal) : json_null());
+    json_decref(purposes);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *keys_json(const wd_roster_key *keys, size_t n, int64_t now)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        if (json_array_append_new(a, key_json(&keys[i], now)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static int do_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool as_json = false;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'j': as_json = true; break;
+        case 'h': return cli_help(usage_inspect);
+        default: return msgcli_bad_option(usage_inspect, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(usage_inspect, "exactly one ROSTER file is required");
+    const char *path = argv[optind];
+    wd_err e;
+    wd_err_clear(&e);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    memset(&d, 0, sizeof d);
+    wd_roster *r = NULL;
+    int64_t now = wd_now();
+    wd_sig_count sc;
+    memset(&sc, 0, sizeof sc);
+    wd_code c = wd_read_file(path, WD_MAX_ROSTER_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_dsse_decode_draft(buf, len, WD_MAX_ROSTER_ENVELOPE, &d, &e);
+    free(buf);
+    if (c == WD_OK && strcmp(d.payload_type, WD_ROSTER_PAYLOAD_TYPE) != 0) {
+        char got[80];
+        c = wd_err_set(&e, WD_E_WRONG_TYPE, "envelope: payloadType is '%s', expected '%s'",
+                       wd_clean_text(d.payload_type, got, sizeof got), WD_ROSTER_PAYLOAD_TYPE);
+    }
+    if (c == WD_OK)
+        c = wd_roster_parse(d.payload, d.payload_len, &r, &e);
+    if (c == WD_OK)
+        c = wd_roster_count(r, &d, WD_PURPOSE_ROSTER_ROOT, now, &sc, &e);
+    if (c != WD_OK) {
+        wd_dsse_free(&d);
+        wd_roster_free(r);
+        return cli_report(&e);
+    }
+    char created[WD_TIME_STRLEN + 1], exp[WD_TIME_STRLEN + 1], nowt[WD_TIME_STRLEN + 1];
+    wd_time_format(r->created_at, created);
+    wd_time_format(r->expires_at, exp);
+    wd_time_format(now, nowt);
+    int rc = 0;
+    if (as_json) {
+        json_t *o = json_object();
+        json_t *root = json_object();
+        json_t *thr = json_object();
+        json_t *sig = json_object();
+        json_t *signers = json_array();
+        bool ok = o != NULL && root != NULL && thr != NULL && sig != NULL && signers != NULL;
+        for (size_t i = 0; ok && i < d.nsigs; i++)
+            ok = json_array_append_new(signers, json_string(d.sigs[i].keyid)) == 0;
+        ok = ok && wd_msg_put(o, "signatures_verified", json_false()) &&
+             wd_msg_put(o, "org_id", json_string(r->org_id)) &&
+             wd_msg_put(o, "version", json_integer((json_int_t)r->version)) &&
+             wd_msg_put(o, "created_at", json_string(created)) &&
+             wd_msg_put(o, "expires_at", json_string(exp)) &&
+             wd_msg_put(o, "expired", json_boolean(now >= r->expires_at)) &&
+             wd_msg_put(o, "hash", json_string(r->hash)) &&
+             wd_msg_put(o, "state_at", json_string(nowt)) &&
+             wd_msg_put(root, "threshold", json_integer(r->root_threshold)) &&
+             wd_msg_put(root, "keys", keys_json(r->root_keys, r->nroot, now)) &&
+             wd_msg_put(o, "root", json_incref(root)) &&
+             wd_msg_put(o, "keys", keys_json(r->keys, r->nkeys, now)) &&
+             wd_msg_put(thr, "policy-bundle-signing", json_integer(r->threshold_bundle)) &&
+             wd_msg_put(thr, "policy-bundle-rollback", json_integer(r->threshold_rollback)) &&
+             wd_msg_put(thr, "remote-kill-signing", json_integer(r->threshold_kill)) &&
+             wd_msg_put(thr, "audit-batch-signing", json_integer(r->threshold_audit)) &&
+             wd_msg_put(o, "thresholds", json_incref(thr)) &&
+             wd_msg_put(sig, "keyids", json_incref(signers)) &&
+             wd_msg_put(sig, "root_counted", json_integer((json_int_t)sc.counted)) &&
+             wd_msg_put(sig, "root_keys_that_count", json_integer((json_int_t)sc.eligible)) &&
+             wd_msg_put(sig, "root_threshold", json_integer(sc.threshold)) &&
+             wd_msg_put(o, "signatures", json_incref(sig));
+        char *text = ok ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        if (text == NULL) {
+            rc = cli_report(&(wd_err){WD_E_NOMEM, "roster inspect: out of memory"});
+        } else {
+            printf("%s\n", text);
+            free(text);
+        }
+        json_decref(signers);
+        json_decref(sig);
+        json_decref(thr);
+        json_decref(root);
+        json_decref(o);
+    } else {
+        printf("signatures NOT verified: this is what the file claims (use 'warden roster "
+               "verify' to trust it)\n");
+        printf("org: %s\nversion: %lld\ncreated_at: %s\nexpires_at: %s%s\nhash: %s\n",
+               r->org_id, (long long)r->version, created, exp,
+               now >= r->expires_at ? " (expired)" : "", r->hash);
+        printf("thresholds: roster-root %d, policy-bundle-signing %d, policy-bundle-rollback "
+               "%d, remote-kill-signing %d, audit-batch-signing %d\n",
+               r->root_threshold, r->threshold_bundle, r->threshold_rollback, r->threshold_kill,
+               r->threshold_audit);
+        key_tally rt = tally_keys(r->root_keys, r->nroot, now);
+        key_tally kt = tally_keys(r->keys, r->nkeys, now);
+        printf("root keys: %zu that count, %zu revoked, %zu expired (states at %s)\n", rt.count,
+               rt.revoked, rt.expired, nowt);
+        for (size_t i = 0; i < r->nroot; i++)
+            print_key_text(&r->root_keys[i], now);
+        printf("keys: %zu that count, %zu revoked, %zu expired\n", kt.count, kt.revoked,
+               kt.expired);
+        for (size_t i = 0; i < r->nkeys; i++)
+            print_key_text(&r->keys[i], now);
+        printf("signatures: %zu, by", d.nsigs);
+        for (size_t i = 0; i < d.nsigs; i++)
+            printf(" %s", d.sigs[i].keyid);
+        printf("%s\n", d.nsigs == 0 ? " nobody (an unsigned draft)" : "");
+        signflow_status(&d, NULL, now, false);
+    }
+    wd_dsse_free(&d);
+    wd_roster_free(r);
+    return rc;
+}
+
 static int do_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -849,12 +1105,35 @@ static int do_verify(int argc, char **argv)
     wd_code c = msgcli_load_chain(chain, nchain, argv[optind], pin, now, &r, &e);
     if (c != WD_OK)
         return cli_report(&e);
+    /* What was counted: the root signatures of the envelope that count in r at now. */
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_dsse d;
+    memset(&d, 0, sizeof d);
+    wd_sig_count sc;
+    memset(&sc, 0, sizeof sc);
+    c = wd_read_file(argv[optind], WD_MAX_ROSTER_ENVELOPE, &buf, &len, &e);
+    if (c == WD_OK)
+        c = wd_dsse_decode(buf, len, WD_MAX_ROSTER_ENVELOPE, &d, &e);
+    if (c == WD_OK)
+        c = wd_roster_count(r, &d, WD_PURPOSE_ROSTER_ROOT, now, &sc, &e);
+    free(buf);
+    wd_dsse_free(&d);
+    if (c != WD_OK) {
+        wd_roster_free(r);
+        return cli_report(&e);
+    }
+    key_tally rt = tally_keys(r->root_keys, r->nroot, now);
+    key_tally kt = tally_keys(r->keys, r->nkeys, now);
     char exp[WD_TIME_STRLEN + 1];
     wd_time_format(r->expires_at, exp);
-    printf("org: %s\nversion: %lld\nexpires_at: %s\nroot keys: %zu (threshold %d)\nkeys: %zu\n"
-           "hash: %s\n",
-           r->org_id, (long long)r->version, exp, r->nroot, r->root_threshold, r->nkeys,
-           r->hash);
+    printf("org: %s\nversion: %lld\nexpires_at: %s\n", r->org_id, (long long)r->version, exp);
+    printf("root keys: %zu that count (threshold %d), %zu revoked, %zu expired\n", rt.count,
+           r->root_threshold, rt.revoked, rt.expired);
+    printf("keys: %zu that count, %zu revoked, %zu expired\n", kt.count, kt.revoked, kt.expired);
+    printf("root signatures counted: %zu of %zu root keys that count (need %d)\n", sc.counted,
+           sc.eligible, sc.threshold);
+    printf("hash: %s\n", r->hash);
     wd_roster_free(r);
     return 0;
 }
@@ -876,6 +1155,8 @@ int cmd_roster(int argc, char **argv)
         return do_renew(argc - 1, argv + 1);
     if (strcmp(sub, "verify") == 0)
         return do_verify(argc - 1, argv + 1);
+    if (strcmp(sub, "inspect") == 0)
+        return do_inspect(argc - 1, argv + 1);
     char shown[64];
     return cli_usage_error(usage_group, "unknown roster command '%s'",
                            wd_clean_text(sub, shown, sizeof shown));

@@ -138,7 +138,7 @@ int cmd_sign(int argc, char **argv)
     }
     printf("signed by %s: %zu signature%s, written to %s\n", wd_key_id(k), d.nsigs,
            d.nsigs == 1 ? "" : "s", out != NULL ? out : path);
-    signflow_status(&d, r, now);
+    signflow_status(&d, r, now, true);
     rc = 0;
 done:
     free(text);

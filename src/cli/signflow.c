@@ -203,7 +203,7 @@ static bool print_count(const char *prefix, const wd_sig_count *s)
     return false;
 }
 
-bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now)
+bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now, bool has_roster_flags)
 {
     wd_err e;
     wd_err_clear(&e);
@@ -218,8 +218,10 @@ bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now)
                                                                   : 0;
             wd_roster_free(dflt);
             printf("%zu signature%s, not counted against a roster (%s needs %d unless the "
-                   "roster sets another threshold; give --roster and --pin to count)\n",
-                   env->nsigs, env->nsigs == 1 ? "" : "s", wd_purpose_name(p), t);
+                   "roster sets another threshold%s)\n",
+                   env->nsigs, env->nsigs == 1 ? "" : "s", wd_purpose_name(p), t,
+                   has_roster_flags ? "; give --roster and --pin to count"
+                                    : "; 'warden sign --roster R --pin D' counts as it signs");
             return false;
         }
         if (wd_roster_count(r, env, p, now, &s, &e) != WD_OK)
@@ -245,9 +247,14 @@ bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now)
                  (long long)r->version);
         done = print_count(prefix, &s) && done;
     } else if (r == NULL && n->version > 1) {
-        printf("roster version %lld (the one it replaces): not given (give it with --roster and "
-               "--pin to count its root signatures too)\n",
-               (long long)n->version - 1);
+        if (has_roster_flags)
+            printf("roster version %lld (the one it replaces): not given (give it with --roster "
+                   "and --pin to count its root signatures too)\n",
+                   (long long)n->version - 1);
+        else
+            printf("roster version %lld (the one it replaces): its root threshold must be met "
+                   "too (not counted here)\n",
+                   (long long)n->version - 1);
         done = false;
     }
     wd_roster_free(n);
@@ -260,6 +267,6 @@ void signflow_print_written(const char *data, size_t len)
     if (wd_dsse_decode_draft((const unsigned char *)data, len, WD_MAX_ENVELOPE, &d, NULL) !=
         WD_OK)
         return;
-    signflow_status(&d, NULL, wd_now());
+    signflow_status(&d, NULL, wd_now(), false);
     wd_dsse_free(&d);
 }

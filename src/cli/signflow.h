@@ -81,8 +81,9 @@ wd_code signflow_signer_counts(const wd_dsse *env, const wd_key *k, const wd_ros
 /* Print env's status line(s) to stdout, counted at now: for a roster envelope, its root
  * signatures against the root keys it carries and, when r (the roster it replaces) is given,
  * against r's root keys; for another type, against r's keys for the type's purpose, or only
- * the count when r is NULL. Returns true when every threshold shown is met. */
-bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now);
+ * the count when r is NULL. has_roster_flags says whether the command takes --roster (so the
+ * line for a missing roster can suggest it). Returns true when every threshold shown is met. */
+bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now, bool has_roster_flags);
 
 /* Print the status of the envelope just written (data[0..len), a draft or not) with
  * signflow_status against no roster. Prints nothing when it does not decode. */
