@@ -217,8 +217,8 @@ has_line "62 the new roster still needs a second root" "roster version 3 (this o
 expect "63 rC's holder completes it" 0 "roster version 3 (this one): 2 of 2 root signatures (need 2; 1 other signature does not count): complete" -- "$W" sign --key rC "$A/t3"
 expect "64 the chain verifies" 0 "version: 3" -- "$W" roster verify --pin "$RA" --previous "$A/t1" --previous "$A/t2" "$A/t3"
 check "64 the revoked root key is counted apart" grep -qxF "root keys: 2 that count (threshold 2), 1 revoked, 0 expired" "$T/out"
-reject "65 the replaced pin alone: pass the chain" untrusted-root -- "$W" roster verify --pin "$RA" "$A/t3"
-exactly_one_line "65 exact line" "rejected (untrusted-root): roster: the pinned root key $RA is revoked in version 3; if a root rotation replaced it, pass the chain of rosters from one it signed (--previous, oldest first)"
+reject "65 the replaced pin alone: pass the chain" revoked-key -- "$W" roster verify --pin "$RA" "$A/t3"
+exactly_one_line "65 exact line" "rejected (revoked-key): roster: the pinned root key $RA is revoked in version 3; if a root rotation replaced it, pass the chain of rosters from one it signed (--previous, oldest first)"
 reject "66 a pin that is not a root key" untrusted-root -- "$W" roster verify --pin "$K1" "$A/t3"
 exactly_one_line "66 exact line" "rejected (untrusted-root): roster: the pinned key $K1 is not a root key of version 3; if a root rotation replaced it, pass the chain of rosters from one it signed (--previous, oldest first)"
 

@@ -797,14 +797,8 @@ static wd_code verify_bootstrap(const wd_dsse *env, const char *pin, int64_t now
     c = tally_sigs(r->root_keys, r->nroot, env, WD_PURPOSE_ROSTER_ROOT, now, NULL, NULL, pinned,
                    &t, e);
     if (c == WD_OK && (t.counted < (size_t)r->root_threshold || !t.want_counted)) {
-        if (t.bad < 0 && r->root_keys[pinned].revoked)
-            c = wd_err_set(e, WD_E_UNTRUSTED_ROOT,
-                           "roster: the pinned root key %s is revoked in version %lld; if a root "
-                           "rotation replaced it, pass the chain of rosters from one it signed "
-                           "(--previous, oldest first)",
-                           wd_key_id(r->root_keys[pinned].key), (long long)r->version);
-        else if (t.counted < (size_t)r->root_threshold || t.bad >= 0 || t.revoked >= 0 ||
-                 t.expired >= 0)
+        if (t.counted < (size_t)r->root_threshold || t.bad >= 0 || t.revoked >= 0 ||
+            t.expired >= 0)
             c = tally_verdict(&t, r->root_keys, WD_PURPOSE_ROSTER_ROOT, r->root_threshold,
                               WD_E_UNTRUSTED_ROOT, "roster root keys", e);
         else
@@ -812,6 +806,13 @@ static wd_code verify_bootstrap(const wd_dsse *env, const char *pin, int64_t now
                            "roster: the pinned root key %s did not sign it (%zu other root "
                            "signature(s) do not replace it)",
                            wd_key_id(r->root_keys[pinned].key), t.counted);
+        /* A rotation revoked the pinned key: the code stays, the message says the way on. */
+        if (t.bad < 0 && r->root_keys[pinned].revoked)
+            c = wd_err_set(e, c,
+                           "roster: the pinned root key %s is revoked in version %lld; if a root "
+                           "rotation replaced it, pass the chain of rosters from one it signed "
+                           "(--previous, oldest first)",
+                           wd_key_id(r->root_keys[pinned].key), (long long)r->version);
     }
     if (c == WD_OK && !(flags & WD_ROSTER_KEEP_EXPIRED))
         c = check_expiry(r, now, e);

@@ -89,8 +89,8 @@ wd_code wd_roster_verify(const unsigned char *buf, size_t len, const char *pin,
  *   a root key (WD_E_UNTRUSTED_ROOT), then signatures: none by a root key of this roster (e.g.
  *   only by keys of "keys", or by unknown keys) is WD_E_UNTRUSTED_ROOT; the pinned key must
  *   itself be one of the valid root signers that count (else WD_E_UNTRUSTED_ROOT, or the
- *   code for why its signature did not count; a pinned key revoked in this roster is
- *   WD_E_UNTRUSTED_ROOT saying to replay the chain of rosters with --previous): otherwise anyone could list the pinned public
+ *   code for why its signature did not count; when the pinned key is revoked in this
+ *   roster, the message says so and to replay the chain of rosters with --previous): otherwise anyone could list the pinned public
  *   key beside a root key of their own and sign with that; then expiry (now >= expires_at is
  *   WD_E_EXPIRED). A follower whose pinned key has left the root set reaches newer rosters
  *   by rotation only.
