@@ -44,7 +44,7 @@ static const char usage_sign[] =
     "                     first (repeatable, at most 64)\n"
     "  --out FILE         write the signed envelope to FILE instead of replacing ENVELOPE\n"
     "  --force            replace --out when it exists (default: refuse, exit 1)\n"
-    "  ENVELOPE           the envelope to sign\n"
+    "  ENVELOPE           the envelope to sign (- reads standard input; then give --out)\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit codes: 0 signed (whether or not the threshold is met now), 1 operational error\n"
@@ -91,6 +91,8 @@ int cmd_sign(int argc, char **argv)
         return cli_usage_error(usage_sign, "--force goes with --out (without --out, ENVELOPE "
                                            "is replaced anyway)");
     const char *path = argv[optind];
+    if (strcmp(path, "-") == 0 && out == NULL)
+        return cli_usage_error(usage_sign, "ENVELOPE - (standard input) needs --out");
     int64_t now = wd_now();
     wd_roster *r = NULL;
     int rc = signflow_roster_load(&ro, now, usage_sign, &r);

@@ -108,6 +108,7 @@ exactly_one_line "22 exact line" "rejected (revoked-key): key $K3 is revoked in 
 same_file "22 the envelope is unchanged" "$A/kill.a" before.a
 expect "23 --roster without --pin" 2 "--roster and --pin go together" -- "$W" sign --key "$B/k2" --roster R kill.a
 expect "24 no --key" 2 "--key is required" -- "$W" sign kill.a
+expect "24 standard input needs --out" 2 "ENVELOPE - (standard input) needs --out" -- "$W" sign --key "$B/k2" -
 expect "25 --force without --out" 2 "--force goes with --out" -- "$W" sign --key "$B/k2" --force "$A/kill.0"
 cp "$A/kill.a" "$A/exists"
 expect "26 sign --out an existing file" 1 "exists: already exists; not replaced (--force replaces it)" -- onA sign --key "$T/outsider" kill.a --out exists
