@@ -394,11 +394,18 @@ static void t05_untrusted_root_when_signed_by_non_root_keys_only(void **state)
     /* Signed by a key of "keys": it verifies, but it is not a root key. */
     char *env = roster_env(std_roster("acme", 1), &K[B0], 1, &len);
     assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    char want[256];
+    snprintf(want, sizeof want, "signed by %s, which is not a root key of it",
+             wd_key_id(K[B0]));
+    assert_non_null(strstr(e.msg, want));
     free(env);
-    /* Signed by keys the roster does not list at all. */
+    /* Signed by keys the roster does not list at all: the first is named. */
     wd_key *two[] = {K[X0], K[R1]};
     env = roster_env(std_roster("acme", 1), two, 2, &len);
     assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    snprintf(want, sizeof want, "signed by %s and others, which are not root keys of it",
+             wd_key_id(K[X0]));
+    assert_non_null(strstr(e.msg, want));
     free(env);
 }
 

@@ -585,10 +585,14 @@ static wd_code tally_verdict(const tally *t, const wd_roster_key *keys, unsigned
                           what, wd_key_id(keys[t->purpose].key), pn, t->counted, threshold);
     if (t->known == 0 && t->unknown >= 0)
         return wd_err_set(e, none_code,
-                          "%s: no signature is by one of its keys: signed by %s%s, which is not "
-                          "in the roster (0 of %d %s)",
-                          what, t->unknown_id, t->nunknown > 1 ? " and others" : "", threshold,
-                          pn);
+                          "%s: no signature is by one of its keys: signed by %s%s, which %s "
+                          "not %s (0 of %d %s)",
+                          what, t->unknown_id, t->nunknown > 1 ? " and others" : "",
+                          t->nunknown > 1 ? "are" : "is",
+                          p != WD_PURPOSE_ROSTER_ROOT ? "in the roster"
+                          : t->nunknown > 1           ? "root keys of it"
+                                                      : "a root key of it",
+                          threshold, pn);
     if (t->known == 0)
         return wd_err_set(e, none_code, "%s: no signature is by one of its keys (0 of %d %s)",
                           what, threshold, pn);
