@@ -223,6 +223,17 @@ exactly_one_line "65 exact line" "rejected (revoked-key): roster: the pinned roo
 reject "66 a pin that is not a root key" untrusted-root -- "$W" roster verify --pin "$K1" "$A/t3"
 exactly_one_line "66 exact line" "rejected (untrusted-root): roster: the pinned key $K1 is not a root key of version 3; if a root rotation replaced it, pass the chain of rosters from one it signed (--previous, oldest first)"
 
+# ---- roster renew --draft, and a draft's signers must count ----
+expect "66a renew --draft, unsigned" 0 "roster version 9" -- "$W" roster renew R --draft --out rn.0
+has_line "66a status of the new roster" "roster version 9 (this one): 0 of 1 root signatures (need 1): needs one more by a root key"
+has_line "66a status of the roster it replaces" "roster version 8 (the one it replaces): 0 of 1 root signatures (need 1): needs one more by a root key"
+expect "66b the root holder signs it" 0 "roster version 9 (this one): 1 of 1 root signatures (need 1): complete" -- "$W" sign --key root --roster R --pin "$PIN" rn.0 --out rn.1
+expect "66b it verifies as the rotation" 0 "version: 9" -- "$W" roster verify --pin "$PIN" --previous R rn.1
+rm -f "$A/t4.x"
+reject "66c a draft signed by a root key revoked in both rosters" revoked-key -- onA roster add-key t3 --key "$T/bs.pub" --purpose policy-bundle-signing --sign rA --draft --out t4.x
+check "66c names the flag" grep -qF -- "--sign rA: key $RA is revoked in roster acme version 4" "$T/err"
+check "66c nothing written" test ! -e "$A/t4.x"
+
 # ---- chain gaps ----
 reject "67 one version missing" untrusted-root -- "$W" roster verify --pin "$RA" --previous "$A/t1" "$A/t3"
 exactly_one_line "67 exact line" "rejected (untrusted-root): roster: version 3 does not follow version 1; the chain has a gap (fetch version 2 first)"
