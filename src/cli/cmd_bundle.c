@@ -35,7 +35,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         [--previous BUNDLE | --previous-hash DIGEST] [--id ID] [--expires-in DUR]\n"
     "         [--not-before TIME] [--min-version V] --sign KEY [--sign KEY...] --out FILE\n"
-    "         [--draft] [--force]\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a policy bundle and sign it with every --sign key. The bundle is checked as its\n"
     "verifier would check it (payload schema, window, sections, policy validity, sizes) and\n"
@@ -61,6 +61,9 @@ static const char usage_create[] =
     "  --sign KEY             private key file to sign with (repeatable, at most 16)\n"
     "  --out FILE             where to write the envelope\n"
     SIGNFLOW_DRAFT_HELP
+    "  --roster FILE          with --pin: count the signatures against this roster, and\n"
+    "                         refuse a --sign key it would not count\n"
+    "  --pin DIGEST           root key fingerprint (keyid) --roster must verify against\n"
     SIGNFLOW_FORCE_HELP
     "  -h, --help             show this help\n"
     "\n"
@@ -234,6 +237,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
 
     unsigned char *yaml = NULL;
     size_t yaml_len = 0;
@@ -289,6 +302,9 @@ static int do_create(int argc, char **argv)
     if (c != WD_OK)
         goto report;
     keys_loaded = true;
+    c = signflow_signers_count(r, WD_PURPOSE_BUNDLE_SIGNING, keys, o.nsigns, o.signs, now, &e);
+    if (c != WD_OK)
+        goto report;
     c = wd_bundle_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
     if (c != WD_OK)
         goto report;
@@ -308,8 +324,8 @@ static int do_create(int argc, char **argv)
             goto report;
     }
     printf("bundle %s version %lld %s written to %s\n", id, (long long)ver, hash, o.out);
-    if (o.draft)
-        signflow_print_written(envelope, env_len);
+    if (o.draft || r != NULL)
+        signflow_print_written(envelope, env_len, r);
     goto done;
 report:
     rc = cli_report(&e);
@@ -317,6 +333,7 @@ done:
     if (keys_loaded)
         msgcli_free_keys(keys, o.nsigns);
     spec.policy_yaml = NULL;
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(yaml);
     free(envelope);

@@ -33,7 +33,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         --state active|inactive --counter N --reason TEXT [--id ID] [--expires-in DUR]\n"
     "         --sign KEY [--sign KEY...] --out FILE\n"
-    "         [--draft] [--force]\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a remote kill and sign it with every --sign key. It is checked as its verifier\n"
     "would check it (payload schema, sizes, window) and nothing is written when a check fails;\n"
@@ -56,6 +56,9 @@ static const char usage_create[] =
     "  --draft              write it even when unsigned or short of its threshold, for\n"
     "                       others to sign with 'warden sign'; prints how many more\n"
     "                       signatures it needs and by whom\n"
+    "  --roster FILE        with --pin: count the signatures against this roster, and\n"
+    "                       refuse a --sign key it would not count\n"
+    "  --pin DIGEST         root key fingerprint (keyid) --roster must verify against\n"
     "  --force              replace --out when it exists (default: refuse, exit 1)\n"
     "  -h, --help           show this help\n"
     "\n"
@@ -162,6 +165,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
     char idbuf[64];
     if (id == NULL) {
         snprintf(idbuf, sizeof idbuf, "k-%lld", (long long)n);
@@ -180,7 +193,10 @@ static int do_create(int argc, char **argv)
     size_t env_len = 0;
     wd_code c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
     if (c == WD_OK) {
-        c = wd_kill_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
+        c = signflow_signers_count(r, WD_PURPOSE_KILL_SIGNING, keys, o.nsigns, o.signs, now,
+                                   &e);
+        if (c == WD_OK)
+            c = wd_kill_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
         msgcli_free_keys(keys, o.nsigns);
     }
     if (c == WD_OK)
@@ -190,11 +206,12 @@ static int do_create(int argc, char **argv)
         wd_time_format(spec.expires_at, t);
         printf("remote kill %s counter %lld state %s (first applicable until %s) written to %s\n",
                id, (long long)n, state, t, o.out);
-        if (o.draft)
-            signflow_print_written(envelope, env_len);
+        if (o.draft || r != NULL)
+            signflow_print_written(envelope, env_len, r);
     } else {
         rc = cli_report(&e);
     }
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(envelope);
     return rc;

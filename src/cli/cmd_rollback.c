@@ -34,7 +34,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         --current BUNDLE --target BUNDLE --reason TEXT [--id ID] [--expires-in DUR]\n"
     "         --sign KEY [--sign KEY...] --out FILE\n"
-    "         [--draft] [--force]\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a rollback authorization from the bundle now active (--current) to an older one\n"
     "(--target), taking their hashes and versions from the files, and sign it with every\n"
@@ -58,6 +58,9 @@ static const char usage_create[] =
     "  --draft              write it even when unsigned or short of its threshold, for\n"
     "                       others to sign with 'warden sign'; prints how many more\n"
     "                       signatures it needs and by whom\n"
+    "  --roster FILE        with --pin: count the signatures against this roster, and\n"
+    "                       refuse a --sign key it would not count\n"
+    "  --pin DIGEST         root key fingerprint (keyid) --roster must verify against\n"
     "  --force              replace --out when it exists (default: refuse, exit 1)\n"
     "  -h, --help           show this help\n"
     "\n"
@@ -166,6 +169,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
     char *envelope = NULL;
     size_t env_len = 0;
     char idbuf[64];
@@ -187,7 +200,10 @@ static int do_create(int argc, char **argv)
         wd_key *keys[WD_MAX_SIGNATURES] = {0};
         c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
         if (c == WD_OK) {
-            c = wd_rollback_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
+            c = signflow_signers_count(r, WD_PURPOSE_BUNDLE_ROLLBACK, keys, o.nsigns, o.signs,
+                                       now, &e);
+            if (c == WD_OK)
+                c = wd_rollback_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
             msgcli_free_keys(keys, o.nsigns);
         }
     }
@@ -199,11 +215,12 @@ static int do_create(int argc, char **argv)
         printf("rollback authorization %s for version %lld -> %lld (valid until %s) "
                "written to %s\n",
                id, (long long)spec.current_version, (long long)spec.target_version, t, o.out);
-        if (o.draft)
-            signflow_print_written(envelope, env_len);
+        if (o.draft || r != NULL)
+            signflow_print_written(envelope, env_len, r);
     } else {
         rc = cli_report(&e);
     }
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(envelope);
     return rc;

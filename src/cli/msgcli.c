@@ -51,6 +51,8 @@ int msgcli_create_flag(int ch, char *arg, msgcli_create *o, const char *usage)
     case 's': return msgcli_add_sign(o->signs, &o->nsigns, arg, usage);
     case 1001: o->draft = true; return 0;
     case 1002: o->force = true; return 0;
+    case 1003: o->roster = arg; return 0;
+    case 1004: o->pin = arg; return 0;
     }
     return -1;
 }

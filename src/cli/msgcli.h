@@ -35,17 +35,19 @@ typedef struct msgcli_create {
     char *signs[WD_MAX_SIGNATURES];
     size_t nsigns;
     bool draft, force; /* --draft, --force */
+    const char *roster, *pin; /* --roster, --pin: count the signers against this roster */
 } msgcli_create;
 
 /* getopt_long rows for the flags msgcli_create_flag handles (values 'o', 'f', 'e', 'i', 'l',
- * 'x', 's', 'O', and 1001 --draft, 1002 --force as in signflow.h; a command's own flags use
- * other values). */
+ * 'x', 's', 'O', and 1001 --draft, 1002 --force, 1003 --roster, 1004 --pin as in signflow.h;
+ * a command's own flags use other values). */
 #define MSGCLI_CREATE_OPTS                                                                     \
     {"org", required_argument, NULL, 'o'}, {"fleet", required_argument, NULL, 'f'},            \
         {"env", required_argument, NULL, 'e'}, {"instances", required_argument, NULL, 'i'},    \
         {"label", required_argument, NULL, 'l'}, {"expires-in", required_argument, NULL, 'x'}, \
         {"sign", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'O'},     \
-        {"draft", no_argument, NULL, 1001}, {"force", no_argument, NULL, 1002}
+        {"draft", no_argument, NULL, 1001}, {"force", no_argument, NULL, 1002},            \
+        {"roster", required_argument, NULL, 1003}, {"pin", required_argument, NULL, 1004}
 
 /* Take the value arg of the shared create flag ch into o. Returns 0 when it was taken, 2 after
  * printing a usage error (too many --label or --sign flags; o is unchanged), and -1 when ch is

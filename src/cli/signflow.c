@@ -261,12 +261,23 @@ bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now, bool h
     return done;
 }
 
-void signflow_print_written(const char *data, size_t len)
+void signflow_print_written(const char *data, size_t len, const wd_roster *r)
 {
     wd_dsse d;
     if (wd_dsse_decode_draft((const unsigned char *)data, len, WD_MAX_ENVELOPE, &d, NULL) !=
         WD_OK)
         return;
-    signflow_status(&d, NULL, wd_now(), false);
+    signflow_status(&d, r, wd_now(), true);
     wd_dsse_free(&d);
+}
+
+wd_code signflow_signers_count(const wd_roster *r, wd_purpose p, wd_key *const *keys, size_t n,
+                               char *const *paths, int64_t now, wd_err *e)
+{
+    for (size_t i = 0; r != NULL && i < n; i++) {
+        wd_code c = wd_roster_key_counts(r, wd_key_id(keys[i]), p, now, e);
+        if (c != WD_OK)
+            return wd_msg_prefix(c, e, "--sign %s", paths[i]);
+    }
+    return WD_OK;
 }

@@ -86,7 +86,14 @@ wd_code signflow_signer_counts(const wd_dsse *env, const wd_key *k, const wd_ros
 bool signflow_status(const wd_dsse *env, const wd_roster *r, int64_t now, bool has_roster_flags);
 
 /* Print the status of the envelope just written (data[0..len), a draft or not) with
- * signflow_status against no roster. Prints nothing when it does not decode. */
-void signflow_print_written(const char *data, size_t len);
+ * signflow_status against r (may be NULL: the count only). Prints nothing when it does not
+ * decode. */
+void signflow_print_written(const char *data, size_t len, const wd_roster *r);
+
+/* For a create command given --roster and --pin (r not NULL): every key of keys[0..n) must
+ * count for purpose p in r at now (wd_roster_key_counts), else that code with the message
+ * prefixed "--sign <path>". WD_OK when r is NULL. Nothing is allocated. */
+wd_code signflow_signers_count(const wd_roster *r, wd_purpose p, wd_key *const *keys, size_t n,
+                               char *const *paths, int64_t now, wd_err *e);
 
 #endif

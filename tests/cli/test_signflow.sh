@@ -59,7 +59,7 @@ expect "06 the group help lists sign" 0 "  sign " -- "$W" --help
 
 # ---- a kill, threshold 2: draft on A, signed on B ----
 expect "07 A: kill create --draft with one signature" 0 "written to kill.a" -- onA "${KCREATE[@]}" --sign "$A/k1" --draft --out kill.a
-has_line "07 status: the count only, with the default threshold" "1 signature, not counted against a roster (remote-kill-signing needs 2 unless the roster sets another threshold; 'warden sign --roster R --pin D' counts as it signs)"
+has_line "07 status: the count only, with the default threshold" "1 signature, not counted against a roster (remote-kill-signing needs 2 unless the roster sets another threshold; give --roster and --pin to count)"
 reject "08 the draft is short of the threshold" threshold -- "${KVERIFY[@]}" "$A/kill.a"
 exactly_one_line "08 exact line" "rejected (threshold): remote kill: roster keys: 1 of 2 valid remote-kill-signing signature(s)"
 cp "$A/kill.a" "$B/kill.a"
@@ -72,7 +72,7 @@ expect "11 the signed kill verifies" 0 "outcome: applies" -- "${KVERIFY[@]}" "$B
 # ---- the same kill from an unsigned draft, signed apart and merged ----
 expect "12 A: kill create --draft with no --sign" 0 "written to kill.0" -- onA "${KCREATE[@]}" --draft --out kill.0
 cp "$A/kill.0" kill.0.orig
-has_line "12 status: no signature yet" "0 signatures, not counted against a roster (remote-kill-signing needs 2 unless the roster sets another threshold; 'warden sign --roster R --pin D' counts as it signs)"
+has_line "12 status: no signature yet" "0 signatures, not counted against a roster (remote-kill-signing needs 2 unless the roster sets another threshold; give --roster and --pin to count)"
 check "12 on disk: signatures is an empty list" grep -qF '"signatures":[]' "$A/kill.0"
 reject "13 every verifier refuses an unsigned draft" malformed -- "${KVERIFY[@]}" "$A/kill.0"
 exactly_one_line "13 exact line" "rejected (malformed): remote kill: envelope.signatures: no signatures (an unsigned draft: add signatures with 'warden sign' first)"
@@ -146,17 +146,24 @@ expect "34 merge --out an existing file" 1 "already exists; not replaced (--forc
 same_file "34 left as it was" "$A/taken" "$A/kill.a"
 expect "34 merge --force replaces it" 0 "written to taken" -- onA dsse merge kill.0 kill.fromB --out taken --force
 
+# ---- create --draft counted against a roster ----
+expect "34a kill create --draft --roster: the status against it" 0 "written to kill.r" -- onA "${KCREATE[@]}" --sign "$A/k1" --draft --roster R --pin "$PIN" --out kill.r
+has_line "34a status" "roster acme version 8: 1 of 2 remote-kill-signing signatures (need 2): needs one more by a key with purpose remote-kill-signing"
+refused "34b a --sign key the roster would not count" wrong-purpose "$A/kill.w" -- onA "${KCREATE[@]}" --sign "$T/bs" --draft --roster R --pin "$PIN" --out kill.w
+check "34b names the flag" grep -qF -- "--sign $T/bs: key $BS does not carry remote-kill-signing" "$T/err"
+expect "34c --roster without --pin" 2 "--roster and --pin go together" -- onA "${KCREATE[@]}" --draft --roster R --out kill.w
+
 # ---- other create commands with --draft ----
 printf 'version: 1\nmode: enforce\n' >p.yaml
 expect "35 bundle create --draft, unsigned" 0 "written to bd" -- "$W" bundle create "${SCOPE[@]}" --policy p.yaml --version 2 --instances '*' --draft --out bd
-has_line "35 status" "0 signatures, not counted against a roster (policy-bundle-signing needs 1 unless the roster sets another threshold; 'warden sign --roster R --pin D' counts as it signs)"
+has_line "35 status" "0 signatures, not counted against a roster (policy-bundle-signing needs 1 unless the roster sets another threshold; give --roster and --pin to count)"
 expect "36 sign it with the bundle key" 0 "roster acme version 8: 1 of 1 policy-bundle-signing signatures (need 1): complete" -- "$W" sign --key bs --roster R --pin "$PIN" bd
 expect "36 the bundle verifies" 0 "outcome: accepted" -- "$W" bundle verify --roster R --pin "$PIN" "${SCOPE[@]}" --instance i-1 bd
 expect "37 bundle create without --sign or --draft" 2 "at least one --sign KEY is required (or --draft" -- "$W" bundle create "${SCOPE[@]}" --policy p.yaml --version 3 --instances '*' --out bx
 refused "38 a draft is still checked: kill valid 73h" malformed "$A/k73" -- onA "${KCREATE[@]}" --expires-in 73h --draft --out k73
 "$W" bundle create "${SCOPE[@]}" --policy p.yaml --version 1 --instances '*' --sign bs --out b1x >/dev/null
 expect "39 rollback create --draft on A" 0 "written to rd" -- onA rollback create "${SCOPE[@]}" --instances '*' --current "$T/bd" --target "$T/b1x" --reason "bad deploy" --sign "$A/rb1" --draft --out rd
-has_line "39 status" "1 signature, not counted against a roster (policy-bundle-rollback needs 2 unless the roster sets another threshold; 'warden sign --roster R --pin D' counts as it signs)"
+has_line "39 status" "1 signature, not counted against a roster (policy-bundle-rollback needs 2 unless the roster sets another threshold; give --roster and --pin to count)"
 expect "40 sign it with the second rollback key" 0 "roster acme version 8: 2 of 2 policy-bundle-rollback signatures (need 2): complete" -- "$W" sign --key rb2 --roster R --pin "$PIN" "$A/rd" --out rd2
 expect "40 the authorization verifies" 0 "authorizes" -- "$W" rollback verify --roster R --pin "$PIN" "${SCOPE[@]}" --instance i-1 rd2
 
