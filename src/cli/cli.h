@@ -81,5 +81,6 @@ int cmd_pki(int argc, char **argv);
 int cmd_leader(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "codec/json.h"
 #include "crypto/crypto.h"
@@ -34,6 +35,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         [--previous BUNDLE | --previous-hash DIGEST] [--id ID] [--expires-in DUR]\n"
     "         [--not-before TIME] [--min-version V] --sign KEY [--sign KEY...] --out FILE\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a policy bundle and sign it with every --sign key. The bundle is checked as its\n"
     "verifier would check it (payload schema, window, sections, policy validity, sizes) and\n"
@@ -58,6 +60,11 @@ static const char usage_create[] =
     "  --min-version V        min_warden_version (default 0.1.0)\n"
     "  --sign KEY             private key file to sign with (repeatable, at most 16)\n"
     "  --out FILE             where to write the envelope\n"
+    SIGNFLOW_DRAFT_HELP
+    "  --roster FILE          with --pin: count the signatures against this roster, and\n"
+    "                         refuse a --sign key it would not count\n"
+    "  --pin DIGEST           root key fingerprint (keyid) --roster must verify against\n"
+    SIGNFLOW_FORCE_HELP
     "  -h, --help             show this help\n"
     "\n"
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
@@ -201,8 +208,10 @@ static int do_create(int argc, char **argv)
     if (!policy || !o.org || !o.fleet || !o.env || !version || !o.out)
         return cli_usage_error(usage_create,
                                "--policy, --org, --fleet, --env, --version and --out are required");
-    if (o.nsigns == 0)
-        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    if (o.nsigns == 0 && !o.draft)
+        return cli_usage_error(usage_create,
+                               "at least one --sign KEY is required (or --draft, to write it "
+                               "unsigned for others to sign)");
     if (previous && previous_hash)
         return cli_usage_error(usage_create, "give at most one of --previous and --previous-hash");
     int64_t ver;
@@ -228,6 +237,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
 
     unsigned char *yaml = NULL;
     size_t yaml_len = 0;
@@ -283,17 +302,20 @@ static int do_create(int argc, char **argv)
     if (c != WD_OK)
         goto report;
     keys_loaded = true;
+    c = signflow_signers_count(r, WD_PURPOSE_BUNDLE_SIGNING, keys, o.nsigns, o.signs, now, &e);
+    if (c != WD_OK)
+        goto report;
     c = wd_bundle_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
     if (c != WD_OK)
         goto report;
-    c = msgcli_write_out(o.out, envelope, env_len, &e);
+    c = msgcli_write_out(o.out, envelope, env_len, o.force, &e);
     if (c != WD_OK)
         goto report;
     char hash[WD_DIGEST_STRLEN + 1];
     {
         wd_dsse d;
-        c = wd_dsse_decode((const unsigned char *)envelope, env_len, WD_MAX_BUNDLE_ENVELOPE, &d,
-                           &e);
+        c = wd_dsse_decode_draft((const unsigned char *)envelope, env_len,
+                                 WD_MAX_BUNDLE_ENVELOPE, &d, &e);
         if (c != WD_OK)
             goto report;
         c = wd_dsse_message_hash(&d, hash, &e);
@@ -302,6 +324,8 @@ static int do_create(int argc, char **argv)
             goto report;
     }
     printf("bundle %s version %lld %s written to %s\n", id, (long long)ver, hash, o.out);
+    if (o.draft || r != NULL)
+        signflow_print_written(envelope, env_len, r);
     goto done;
 report:
     rc = cli_report(&e);
@@ -309,6 +333,7 @@ done:
     if (keys_loaded)
         msgcli_free_keys(keys, o.nsigns);
     spec.policy_yaml = NULL;
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(yaml);
     free(envelope);

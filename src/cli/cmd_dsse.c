@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/dsse.h"
@@ -21,24 +23,52 @@ static const char usage_group[] =
     "commands:\n"
     "  sign     sign raw payload bytes into an envelope\n"
     "  verify   check an envelope's signatures against public keys\n"
+    "  merge    join the signatures of copies of one message signed apart\n"
     "\n"
     "Run 'warden dsse <command> --help' for its flags.\n";
 
 static const char usage_sign[] =
-    "usage: warden dsse sign --type TYPE --key KEY [--key KEY...] IN OUT\n"
+    "usage: warden dsse sign --type TYPE --key KEY [--key KEY...] [--force] IN OUT\n"
     "\n"
     "Sign the bytes of IN, as they are (no validation, no canonicalisation), with every KEY\n"
     "over PAE(TYPE, bytes), and write the envelope as compact JSON to OUT. The envelope may\n"
-    "be at most 1 MiB. OUT is replaced atomically, and not touched on any error.\n"
+    "be at most 1 MiB. An existing OUT is refused unless --force, which replaces it\n"
+    "atomically; OUT is not touched on any error.\n"
     "\n"
     "  --type TYPE   the payloadType, e.g. application/vnd.warden.policy-bundle.v1+json\n"
     "  --key KEY     private key file (PKCS#8 PEM, mode 0600) to sign with; repeatable,\n"
     "                1 to 16 distinct keys, one signature each\n"
     "  IN            payload file, or - for standard input\n"
     "  OUT           envelope file to write, or - for standard output\n"
+    "  --force       replace OUT when it exists\n"
     "  -h, --help    show this help\n"
     "\n"
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected (oversized).\n";
+
+static const char usage_merge[] =
+    "usage: warden dsse merge ENVELOPE ENVELOPE... --out FILE [--force]\n"
+    "         [--roster FILE --pin DIGEST [--previous ROSTER...]]\n"
+    "\n"
+    "Join the signatures of copies of one message that were signed apart (with 'warden\n"
+    "sign', on different machines): the result has the payload of the first ENVELOPE and\n"
+    "every distinct signature of all of them, in order. Each ENVELOPE may be a draft with\n"
+    "no signature. Every ENVELOPE must carry the same payloadType (else wrong-type) and\n"
+    "byte-identical payload (else hash-mismatch), naming the file that differs. A keyid that\n"
+    "appears more than once is kept once; the same keyid with two different signatures is\n"
+    "refused (bad-signature: at most one can verify). Signatures are not verified here: the\n"
+    "verify commands do that. Then prints how far the signatures go, as 'warden sign' does.\n"
+    "\n"
+    "  ENVELOPE           a copy of the message (two or more)\n"
+    "  --out FILE         where to write the merged envelope\n"
+    "  --force            replace --out when it exists (default: refuse, exit 1)\n"
+    "  --roster FILE      the roster to count against (for a roster: the one it replaces)\n"
+    "  --pin DIGEST       root key fingerprint (keyid) --roster must chain to\n"
+    "  --previous ROSTER  an older roster of the chain from the pin to --roster (repeatable)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit codes: 0 merged, 1 operational error (I/O, --out exists), 2 usage error,\n"
+    "3 rejected (wrong-type, hash-mismatch, bad-signature, oversized: more than 16\n"
+    "signatures; an ENVELOPE that does not decode: its code).\n";
 
 static const char usage_verify[] =
     "usage: warden dsse verify --key PUB [--key PUB...] [--type TYPE] ENVELOPE\n"
@@ -83,10 +113,10 @@ static wd_code load_keys(char *const *paths, size_t n, bool private_only, wd_key
     return WD_OK;
 }
 
-static wd_code write_out(const char *out, const char *data, size_t len, wd_err *e)
+static wd_code write_out(const char *out, const char *data, size_t len, bool force, wd_err *e)
 {
     if (strcmp(out, "-") != 0)
-        return wd_write_file(out, data, len, 0644, e);
+        return msgcli_write_out(out, data, len, force, e);
     if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
         return wd_err_set(e, WD_E_IO, "standard output: write failed");
     return WD_OK;
@@ -96,11 +126,12 @@ static wd_code write_out(const char *out, const char *data, size_t len, wd_err *
  * when parsing is done, else the exit code to return now (--help: 0; a usage error: 2, after
  * printing it with usage). Nothing is allocated: the values point into argv. */
 static int parse_flags(int argc, char **argv, const char *usage, const char **type,
-                       char **keypaths, size_t *nkeys)
+                       char **keypaths, size_t *nkeys, bool *force)
 {
     static const struct option opts[] = {
         {"type", required_argument, NULL, 't'},
         {"key", required_argument, NULL, 'k'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -117,6 +148,12 @@ static int parse_flags(int argc, char **argv, const char *usage, const char **ty
                 return cli_usage_error(usage, "at most %d --key flags", MAX_KEYS);
             keypaths[(*nkeys)++] = optarg;
             break;
+        case 'F':
+            if (force == NULL)
+                return cli_usage_error(usage, "unknown option or missing value: %s",
+                                       argv[optind - 1]);
+            *force = true;
+            break;
         case 'h':
             return cli_help(usage);
         default:
@@ -132,7 +169,8 @@ static int do_sign(int argc, char **argv)
     const char *type = NULL;
     char *keypaths[MAX_KEYS];
     size_t nkeys = 0;
-    int rc = parse_flags(argc, argv, usage_sign, &type, keypaths, &nkeys);
+    bool force = false;
+    int rc = parse_flags(argc, argv, usage_sign, &type, keypaths, &nkeys, &force);
     if (rc >= 0)
         return rc;
     if (argc - optind != 2)
@@ -158,7 +196,7 @@ static int do_sign(int argc, char **argv)
                        "envelope would be %zu bytes, more than the limit of %u", envlen,
                        WD_MAX_ENVELOPE);
     if (c == WD_OK)
-        c = write_out(out, env, envlen, &e);
+        c = write_out(out, env, envlen, force, &e);
     free(env);
     free(payload);
     free_keys(keys, nkeys);
@@ -170,7 +208,7 @@ static int do_verify(int argc, char **argv)
     const char *type = NULL;
     char *keypaths[MAX_KEYS];
     size_t nkeys = 0;
-    int rc = parse_flags(argc, argv, usage_verify, &type, keypaths, &nkeys);
+    int rc = parse_flags(argc, argv, usage_verify, &type, keypaths, &nkeys, NULL);
     if (rc >= 0)
         return rc;
     if (argc - optind != 1)
@@ -213,6 +251,93 @@ static int do_verify(int argc, char **argv)
     return cli_report(&e);
 }
 
+static int do_merge(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'O'},
+        {"force", no_argument, NULL, SIGNFLOW_OPT_FORCE},
+        SIGNFLOW_ROSTER_OPTS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL;
+    bool force = false;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int s = signflow_roster_flag(ch, optarg, &ro, usage_merge);
+        if (s > 0)
+            return s;
+        if (s == 0)
+            continue;
+        switch (ch) {
+        case 'O': out = optarg; break;
+        case SIGNFLOW_OPT_FORCE: force = true; break;
+        case 'h': return cli_help(usage_merge);
+        default: return msgcli_bad_option(usage_merge, argv);
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(usage_merge, "give two or more ENVELOPE files");
+    if (out == NULL)
+        return cli_usage_error(usage_merge, "--out is required");
+    int64_t now = wd_now();
+    wd_roster *r = NULL;
+    int rc = signflow_roster_load(&ro, now, usage_merge, &r);
+    if (rc != 0)
+        return rc;
+    wd_err e;
+    wd_err_clear(&e);
+    wd_dsse all;
+    size_t max = 0, added = 0;
+    char *text = NULL;
+    size_t len = 0;
+    wd_code c = signflow_read(argv[optind], &all, &max, &e);
+    for (int i = optind + 1; i < argc && c == WD_OK; i++) {
+        wd_dsse d;
+        c = signflow_read(argv[i], &d, NULL, &e);
+        if (c != WD_OK)
+            break;
+        size_t n = 0;
+        c = wd_dsse_merge(&all, &d, &n, &e);
+        wd_dsse_free(&d);
+        if (c != WD_OK) {
+            char shown[200];
+            wd_msg_prefix(c, &e, "%s", wd_clean_text(argv[i], shown, sizeof shown));
+        }
+        added += n;
+    }
+    if (c == WD_OK)
+        c = signflow_check_previous(&all, r, &e);
+    if (c == WD_E_USAGE) {
+        rc = cli_usage_error(usage_merge, "%s", e.msg);
+        goto done;
+    }
+    if (c == WD_OK)
+        c = wd_dsse_encode(&all, &text, &len, &e);
+    if (c == WD_OK && len > max)
+        c = wd_err_set(&e, WD_E_OVERSIZED,
+                       "the merged envelope would be %zu bytes, more than the limit of %zu", len,
+                       max);
+    if (c == WD_OK)
+        c = msgcli_write_out(out, text, len, force, &e);
+    if (c != WD_OK) {
+        rc = cli_report(&e);
+        goto done;
+    }
+    printf("merged %d files: %zu signature%s (%zu added to the first), written to %s\n",
+           argc - optind, all.nsigs, all.nsigs == 1 ? "" : "s", added, out);
+    signflow_status(&all, r, now, true);
+done:
+    free(text);
+    wd_dsse_free(&all);
+    wd_roster_free(r);
+    return rc;
+}
+
 int cmd_dsse(int argc, char **argv)
 {
     if (argc < 2)
@@ -224,6 +349,8 @@ int cmd_dsse(int argc, char **argv)
         return do_sign(argc - 1, argv + 1);
     if (strcmp(sub, "verify") == 0)
         return do_verify(argc - 1, argv + 1);
+    if (strcmp(sub, "merge") == 0)
+        return do_merge(argc - 1, argv + 1);
     char shown[64];
     return cli_usage_error(usage_group, "unknown dsse command '%s'",
                            wd_clean_text(sub, shown, sizeof shown));

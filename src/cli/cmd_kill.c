@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/kill.h"
@@ -32,6 +33,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         --state active|inactive --counter N --reason TEXT [--id ID] [--expires-in DUR]\n"
     "         --sign KEY [--sign KEY...] --out FILE\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a remote kill and sign it with every --sign key. It is checked as its verifier\n"
     "would check it (payload schema, sizes, window) and nothing is written when a check fails;\n"
@@ -51,6 +53,13 @@ static const char usage_create[] =
     "  --expires-in DUR     how long it may first be applied (default 24h, at most 72h)\n"
     "  --sign KEY           private key file to sign with (repeatable, at most 16)\n"
     "  --out FILE           where to write the envelope\n"
+    "  --draft              write it even when unsigned or short of its threshold, for\n"
+    "                       others to sign with 'warden sign'; prints how many more\n"
+    "                       signatures it needs and by whom\n"
+    "  --roster FILE        with --pin: count the signatures against this roster, and\n"
+    "                       refuse a --sign key it would not count\n"
+    "  --pin DIGEST         root key fingerprint (keyid) --roster must verify against\n"
+    "  --force              replace --out when it exists (default: refuse, exit 1)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
@@ -127,8 +136,10 @@ static int do_create(int argc, char **argv)
     if (!o.org || !o.fleet || !o.env || !state || !counter || !reason || !o.out)
         return cli_usage_error(usage_create, "--org, --fleet, --env, --state, --counter, "
                                              "--reason and --out are required");
-    if (o.nsigns == 0)
-        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    if (o.nsigns == 0 && !o.draft)
+        return cli_usage_error(usage_create,
+                               "at least one --sign KEY is required (or --draft, to write it "
+                               "unsigned for others to sign)");
     bool active;
     if (strcmp(state, "active") == 0)
         active = true;
@@ -154,6 +165,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
     char idbuf[64];
     if (id == NULL) {
         snprintf(idbuf, sizeof idbuf, "k-%lld", (long long)n);
@@ -172,19 +193,25 @@ static int do_create(int argc, char **argv)
     size_t env_len = 0;
     wd_code c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
     if (c == WD_OK) {
-        c = wd_kill_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
+        c = signflow_signers_count(r, WD_PURPOSE_KILL_SIGNING, keys, o.nsigns, o.signs, now,
+                                   &e);
+        if (c == WD_OK)
+            c = wd_kill_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
         msgcli_free_keys(keys, o.nsigns);
     }
     if (c == WD_OK)
-        c = msgcli_write_out(o.out, envelope, env_len, &e);
+        c = msgcli_write_out(o.out, envelope, env_len, o.force, &e);
     if (c == WD_OK) {
         char t[WD_TIME_STRLEN + 1];
         wd_time_format(spec.expires_at, t);
         printf("remote kill %s counter %lld state %s (first applicable until %s) written to %s\n",
                id, (long long)n, state, t, o.out);
+        if (o.draft || r != NULL)
+            signflow_print_written(envelope, env_len, r);
     } else {
         rc = cli_report(&e);
     }
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(envelope);
     return rc;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "msgcli.h"
+#include "signflow.h"
 #include "base/base.h"
 #include "crypto/crypto.h"
 #include "msg/bundle.h"
@@ -33,6 +34,7 @@ static const char usage_create[] =
     "         (--instances ID[,ID...] | --instances '*' | --label K=V [--label K=V...])\n"
     "         --current BUNDLE --target BUNDLE --reason TEXT [--id ID] [--expires-in DUR]\n"
     "         --sign KEY [--sign KEY...] --out FILE\n"
+    "         [--draft] [--force] [--roster FILE --pin DIGEST]\n"
     "\n"
     "Build a rollback authorization from the bundle now active (--current) to an older one\n"
     "(--target), taking their hashes and versions from the files, and sign it with every\n"
@@ -53,6 +55,13 @@ static const char usage_create[] =
     "  --expires-in DUR     validity from now (default 1h, at most 24h)\n"
     "  --sign KEY           private key file to sign with (repeatable, at most 16)\n"
     "  --out FILE           where to write the envelope\n"
+    "  --draft              write it even when unsigned or short of its threshold, for\n"
+    "                       others to sign with 'warden sign'; prints how many more\n"
+    "                       signatures it needs and by whom\n"
+    "  --roster FILE        with --pin: count the signatures against this roster, and\n"
+    "                       refuse a --sign key it would not count\n"
+    "  --pin DIGEST         root key fingerprint (keyid) --roster must verify against\n"
+    "  --force              replace --out when it exists (default: refuse, exit 1)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit codes: 0 written, 1 operational error, 2 usage error, 3 rejected.\n";
@@ -142,8 +151,10 @@ static int do_create(int argc, char **argv)
     if (!o.org || !o.fleet || !o.env || !current || !target || !reason || !o.out)
         return cli_usage_error(usage_create, "--org, --fleet, --env, --current, --target, "
                                              "--reason and --out are required");
-    if (o.nsigns == 0)
-        return cli_usage_error(usage_create, "at least one --sign KEY is required");
+    if (o.nsigns == 0 && !o.draft)
+        return cli_usage_error(usage_create,
+                               "at least one --sign KEY is required (or --draft, to write it "
+                               "unsigned for others to sign)");
     wd_err e;
     wd_err_clear(&e);
     int64_t ttl, now = wd_now();
@@ -158,6 +169,16 @@ static int do_create(int argc, char **argv)
     int rc = msgcli_audience(&o, usage_create, &spec.audience);
     if (rc != 0)
         return rc;
+    signflow_roster ro;
+    memset(&ro, 0, sizeof ro);
+    ro.roster = o.roster;
+    ro.pin = o.pin;
+    wd_roster *r = NULL;
+    rc = signflow_roster_load(&ro, now, usage_create, &r);
+    if (rc != 0) {
+        wd_audience_free(&spec.audience);
+        return rc;
+    }
     char *envelope = NULL;
     size_t env_len = 0;
     char idbuf[64];
@@ -179,21 +200,27 @@ static int do_create(int argc, char **argv)
         wd_key *keys[WD_MAX_SIGNATURES] = {0};
         c = msgcli_load_keys("--sign", o.signs, o.nsigns, keys, &e);
         if (c == WD_OK) {
-            c = wd_rollback_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
+            c = signflow_signers_count(r, WD_PURPOSE_BUNDLE_ROLLBACK, keys, o.nsigns, o.signs,
+                                       now, &e);
+            if (c == WD_OK)
+                c = wd_rollback_build(&spec, keys, o.nsigns, now, &envelope, &env_len, &e);
             msgcli_free_keys(keys, o.nsigns);
         }
     }
     if (c == WD_OK)
-        c = msgcli_write_out(o.out, envelope, env_len, &e);
+        c = msgcli_write_out(o.out, envelope, env_len, o.force, &e);
     if (c == WD_OK) {
         char t[WD_TIME_STRLEN + 1];
         wd_time_format(spec.expires_at, t);
         printf("rollback authorization %s for version %lld -> %lld (valid until %s) "
                "written to %s\n",
                id, (long long)spec.current_version, (long long)spec.target_version, t, o.out);
+        if (o.draft || r != NULL)
+            signflow_print_written(envelope, env_len, r);
     } else {
         rc = cli_report(&e);
     }
+    wd_roster_free(r);
     wd_audience_free(&spec.audience);
     free(envelope);
     return rc;

@@ -24,6 +24,7 @@ static const cli_group groups[] = {
     {"bundle", "create, verify and inspect signed policy bundles", cmd_bundle},
     {"kill", "create and verify signed remote kill messages", cmd_kill},
     {"rollback", "create and verify signed rollback authorizations", cmd_rollback},
+    {"sign", "add one signature to a roster, bundle, kill or rollback (a draft too)", cmd_sign},
     {"policy", "check policy documents and run policy tests", cmd_policy},
     {"gate", "decide server creations and tool calls under a policy", cmd_gate},
     {"run", "start an MCP server if the policy allows it", cmd_run},

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "base/base.h"
@@ -48,6 +49,10 @@ int msgcli_create_flag(int ch, char *arg, msgcli_create *o, const char *usage)
     case 'O': o->out = arg; return 0;
     case 'l': return add_label(o->labels, &o->nlabels, arg, usage);
     case 's': return msgcli_add_sign(o->signs, &o->nsigns, arg, usage);
+    case 1001: o->draft = true; return 0;
+    case 1002: o->force = true; return 0;
+    case 1003: o->roster = arg; return 0;
+    case 1004: o->pin = arg; return 0;
     }
     return -1;
 }
@@ -110,9 +115,17 @@ bool msgcli_time_after(int64_t from, int64_t secs, int64_t *out)
     return true;
 }
 
-wd_code msgcli_write_out(const char *path, const char *data, size_t len, wd_err *e)
+wd_code msgcli_write_out(const char *path, const char *data, size_t len, bool force, wd_err *e)
 {
-    return wd_write_file(path, data, len, 0644, e);
+    if (force)
+        return wd_write_file(path, data, len, 0644, e);
+    wd_code c = wd_write_file_new(path, data, len, 0644, e);
+    if (c != WD_OK && e != NULL && access(path, F_OK) == 0) {
+        char msg[WD_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", e->msg);
+        wd_err_set(e, c, "%s (--force replaces it)", msg);
+    }
+    return c;
 }
 
 wd_code msgcli_read_bundle(const char *flag, const char *path, wd_bundle **out, wd_err *e)

@@ -34,15 +34,20 @@ typedef struct msgcli_create {
     size_t nlabels;
     char *signs[WD_MAX_SIGNATURES];
     size_t nsigns;
+    bool draft, force; /* --draft, --force */
+    const char *roster, *pin; /* --roster, --pin: count the signers against this roster */
 } msgcli_create;
 
 /* getopt_long rows for the flags msgcli_create_flag handles (values 'o', 'f', 'e', 'i', 'l',
- * 'x', 's', 'O'; a command's own flags use other values). */
+ * 'x', 's', 'O', and 1001 --draft, 1002 --force, 1003 --roster, 1004 --pin as in signflow.h;
+ * a command's own flags use other values). */
 #define MSGCLI_CREATE_OPTS                                                                     \
     {"org", required_argument, NULL, 'o'}, {"fleet", required_argument, NULL, 'f'},            \
         {"env", required_argument, NULL, 'e'}, {"instances", required_argument, NULL, 'i'},    \
         {"label", required_argument, NULL, 'l'}, {"expires-in", required_argument, NULL, 'x'}, \
-        {"sign", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'O'}
+        {"sign", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'O'},     \
+        {"draft", no_argument, NULL, 1001}, {"force", no_argument, NULL, 1002},            \
+        {"roster", required_argument, NULL, 1003}, {"pin", required_argument, NULL, 1004}
 
 /* Take the value arg of the shared create flag ch into o. Returns 0 when it was taken, 2 after
  * printing a usage error (too many --label or --sign flags; o is unchanged), and -1 when ch is
@@ -83,9 +88,10 @@ bool msgcli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
  * overflow either way). Nothing is allocated. */
 bool msgcli_time_after(int64_t from, int64_t secs, int64_t *out);
 
-/* Write the envelope data[0..len) to path (mode 0644, replaced atomically). On error the file
- * is not touched and e says why. Nothing is allocated. */
-wd_code msgcli_write_out(const char *path, const char *data, size_t len, wd_err *e);
+/* Write the envelope data[0..len) to path (mode 0644). An existing path is refused (WD_E_IO,
+ * "... already exists; not replaced (--force replaces it)") unless force, which replaces it
+ * atomically. On error the file is not touched and e says why. Nothing is allocated. */
+wd_code msgcli_write_out(const char *path, const char *data, size_t len, bool force, wd_err *e);
 
 /* Read the bundle at path (at most WD_MAX_BUNDLE_ENVELOPE bytes) WITHOUT verifying its
  * signatures: decode the envelope, check its payloadType and parse the payload strictly. On

@@ -114,7 +114,7 @@ reject "49 unknown field" unknown-field -- "$W" dsse verify --key "$T/a.pub" "$T
 exactly_one_line "50 exact line" "rejected (unknown-field): envelope.x: unknown field"
 env_with "{\"payloadType\":\"$TYPE\",\"payload\":\"$p\",\"signatures\":[]}"
 reject "51 no signatures" malformed -- "$W" dsse verify --key "$T/a.pub" "$T/bad"
-exactly_one_line "52 exact line" "rejected (malformed): envelope.signatures: no signatures"
+exactly_one_line "52 exact line" "rejected (malformed): envelope.signatures: no signatures (an unsigned draft: add signatures with 'warden sign' first)"
 env_with "{\"payloadType\":\"$TYPE\",\"payload\":\"${p%?}\",\"signatures\":$s}"
 reject "53 payload not canonical base64" malformed -- "$W" dsse verify --key "$T/a.pub" "$T/bad"
 env_with "{\"payloadType\":\"$TYPE\",\"signatures\":$s}"
@@ -161,8 +161,12 @@ head -c 700000 /dev/zero >"$T/payload-ok"
 expect "70 a large payload within the limit" 0 "" -- \
     "$W" dsse sign --type "$TYPE" --key "$T/a" "$T/payload-ok" "$T/o70"
 expect "71 and it verifies" 0 "verified: 1 signature(s)" -- "$W" dsse verify --key "$T/a.pub" "$T/o70"
-expect "72 sign replaces an existing OUT" 0 "" -- \
+cp "$T/o66" "$T/o66.before"
+expect "72 sign refuses an existing OUT" 1 "o66: already exists; not replaced (--force replaces it)" -- \
     "$W" dsse sign --type "$TYPE" --key "$T/a" "$T/in" "$T/o66"
+same_file "72 OUT left as it was" "$T/o66" "$T/o66.before"
+expect "72 sign --force replaces an existing OUT" 0 "" -- \
+    "$W" dsse sign --type "$TYPE" --key "$T/a" --force "$T/in" "$T/o66"
 same_file "73 replaced with the new envelope" "$T/o66" "$T/env1"
 
 done_testing

@@ -99,7 +99,7 @@ exec(sys.argv[3])
 open(sys.argv[2], "w").write(json.dumps(d, separators=(",", ":"), ensure_ascii=False))
 EOF
 }
-sign2() { "$W" dsse sign --type "$RT" --key rb1 --key rb2 "$1" "$2" >/dev/null; }
+sign2() { "$W" dsse sign --type "$RT" --key rb1 --key rb2 --force "$1" "$2" >/dev/null; }
 edit a t.json 'shift("created_at", 86400); shift("expires_at", 86400)'
 sign2 t.json afut
 CREATED=$(python3 -c 'import base64,json,sys; print(json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["created_at"])' afut)

@@ -83,8 +83,9 @@ EXP=$(fmt "$expires")
 expect "31 verify" 0 "org: acme" -- "$W" roster verify --pin "$R0" v1.json
 check "31 version" grep -qx "version: 1" "$T/out"
 check "31 expiry" grep -qx "expires_at: $EXP" "$T/out"
-check "31 key counts" grep -qx "keys: 0" "$T/out"
-check "31 root keys" grep -qx "root keys: 1 (threshold 1)" "$T/out"
+check "31 key counts" grep -qx "keys: 0 that count, 0 revoked, 0 expired" "$T/out"
+check "31 root keys" grep -qx "root keys: 1 that count (threshold 1), 0 revoked, 0 expired" "$T/out"
+check "31 what was counted" grep -qx "root signatures counted: 1 of 1 root keys that count (need 1)" "$T/out"
 UPIN="sha256:$(echo "${R0#sha256:}" | tr a-f A-F)"
 expect "32 verify with an uppercase pin" 0 "version: 1" -- "$W" roster verify --pin "$UPIN" v1.json
 reject "33 pin of another key" untrusted-root -- "$W" roster verify --pin "$X0" v1.json
@@ -122,7 +123,7 @@ check "48 principal" grep -qF '"principal":"alice (release)"' <(payload v2.json)
 c2=$(secs "$(field v2.json created_at)")
 check "48 valid_until is now + 720h" grep -qF "\"valid_until\":\"$(fmt $((c2 + 720 * 3600)))\"" <(payload v2.json)
 expect "49 verify v2 from v1" 0 "version: 2" -- "$W" roster verify --pin "$R0" --previous v1.json v2.json
-check "49 one key" grep -qx "keys: 1" "$T/out"
+check "49 one key" grep -qx "keys: 1 that count, 0 revoked, 0 expired" "$T/out"
 expect "50 verify v2 from the pin" 0 "version: 2" -- "$W" roster verify --pin "$R0" v2.json
 expect "51 add-key unknown purpose" 2 "unknown purpose" -- "$W" roster add-key v1.json --key k0.pub --purpose kill --sign r0.pem --out u.json
 expect "52 add-key root with another purpose" 2 "roster-root only" -- "$W" roster add-key v1.json --key k0.pub --purpose roster-root,remote-kill-signing --sign r0.pem --out u.json
@@ -167,7 +168,7 @@ reject "77 and alone it does not match the pin" untrusted-root -- "$W" roster ve
 
 # ---- thresholds of two ----
 expect "78 init with two roots, threshold 2" 0 "root keyid (pin): $R1" -- "$W" roster init --org acme --root-key r0.pem --root-key r1.pem --root-threshold 2 --out t1.json
-expect "79 verify it from either pin" 0 "root keys: 2 (threshold 2)" -- "$W" roster verify --pin "$R1" t1.json
+expect "79 verify it from either pin" 0 "root keys: 2 that count (threshold 2), 0 revoked, 0 expired" -- "$W" roster verify --pin "$R1" t1.json
 reject "80 add-key with one root signature of two" threshold -- "$W" roster add-key t1.json --key b0.pub --purpose policy-bundle-signing --sign r0.pem --out t2.json
 absent "80 nothing written" t2.json
 expect "81 add-key with both" 0 "roster version 2" -- "$W" roster add-key t1.json --key b0.pub --purpose policy-bundle-signing --sign r0.pem --sign r1.pem --out t2.json
@@ -181,6 +182,7 @@ expect "85 add a root key" 0 "roster version 2" -- "$W" roster add-key v1.json -
 expect "86 revoke the old root, signed by the new" 0 "roster version 3" -- "$W" roster revoke rr2.json --keyid "$R0" --sign r1.pem --out rr3.json
 expect "87 verify the root rotation chain" 0 "version: 3" -- "$W" roster verify --pin "$R0" --previous v1.json --previous rr2.json rr3.json
 expect "88 verify it from the new root's pin" 0 "version: 3" -- "$W" roster verify --pin "$R1" rr3.json
+check "88 the revoked root key is not counted" grep -qx "root keys: 1 that count (threshold 1), 1 revoked, 0 expired" "$T/out"
 reject "89 the revoked pinned root did not sign it" untrusted-root -- "$W" roster verify --pin "$R0" rr3.json
 reject "90 two rotations ahead, without the old root's signature" threshold -- "$W" roster verify --pin "$R0" --previous v1.json rr3.json
 
@@ -197,7 +199,7 @@ reject "95 but not an expired final roster" expired -- "$W" roster verify --pin 
 many=()
 for i in $(seq 1 17); do genkey "m$i" || exit 1; many+=(--root-key "m$i.pem"); done
 expect "96 init with 16 root keys" 0 "roster version 1" -- "$W" roster init --org acme "${many[@]:0:32}" --out m16.json
-expect "97 verify it" 0 "root keys: 16 (threshold 1)" -- "$W" roster verify --pin "$(keyid m16)" m16.json
+expect "97 verify it" 0 "root keys: 16 that count (threshold 1), 0 revoked, 0 expired" -- "$W" roster verify --pin "$(keyid m16)" m16.json
 expect "98 init with 17 root keys" 2 "at most 16" -- "$W" roster init --org acme "${many[@]}" --out m17.json
 absent "98 nothing written" m17.json
 

@@ -313,6 +313,33 @@ static void t16_suggestions_by_edit_distance(void **state)
     assert_null(wd_suggest("nmaexy", keys, (size_t)-1));
 }
 
+static void t17_write_file_new_never_replaces(void **state)
+{
+    (void)state;
+    char dir[128], path[160];
+    snprintf(dir, sizeof dir, "%s/wnew", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/n", dir);
+    wd_err e;
+    assert_int_equal(wd_write_file_new(path, "first", 5, 0644, &e), WD_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    /* a second write is refused, the file keeps its bytes, and no temp file is left */
+    assert_int_equal(wd_write_file_new(path, "second", 6, 0644, &e), WD_E_IO);
+    assert_non_null(strstr(e.msg, "already exists; not replaced"));
+    unsigned char *buf;
+    size_t len;
+    assert_int_equal(wd_read_file(path, 100, &buf, &len, &e), WD_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "first", 5);
+    free(buf);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(wd_write_file_new("/nonexistent-dir/x", "a", 1, 0600, &e), WD_E_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +359,7 @@ int main(void)
         cmocka_unit_test(t14_semver),
         cmocka_unit_test(t15_clean_text),
         cmocka_unit_test(t16_suggestions_by_edit_distance),
+        cmocka_unit_test(t17_write_file_new_never_replaces),
     };
     return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,225 @@ static void t26_duplicate_keyid_counts_once(void **state)
     assert_int_equal(nvalid, 2);
 }
 
+/* ---- drafts: decoding with no signature, adding one signature, merging ---- */
+
+/* Decode env text (with the draft decoder) into *d; asserts it works. */
+static void decode_draft_text(const char *text, wd_dsse *d)
+{
+    assert_int_equal(wd_dsse_decode_draft((const unsigned char *)text, strlen(text),
+                                          WD_MAX_ENVELOPE, d, NULL),
+                     WD_OK);
+}
+
+/* Does signature i of d verify with k? */
+static bool sig_verifies(const wd_dsse *d, wd_key *k)
+{
+    int res[WD_MAX_SIGNATURES];
+    assert_int_equal(wd_dsse_check(d, &k, 1, res, NULL), WD_OK);
+    for (size_t i = 0; i < d->nsigs; i++)
+        if (res[i] == 0)
+            return true;
+    return false;
+}
+
+static void t27_unsigned_draft_decodes_only_as_a_draft(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    wd_err e;
+    assert_int_equal(wd_dsse_sign_draft(TYPE, (const unsigned char *)BODY, strlen(BODY), NULL, 0,
+                                        &text, &len, &e),
+                     WD_OK);
+    assert_non_null(strstr(text, "\"signatures\":[]"));
+    wd_dsse d;
+    assert_int_equal(wd_dsse_decode((const unsigned char *)text, len, WD_MAX_ENVELOPE, &d, &e),
+                     WD_E_MALFORMED);
+    assert_string_equal(e.msg, "envelope.signatures: no signatures (an unsigned draft: add "
+                               "signatures with 'warden sign' first)");
+    decode_draft_text(text, &d);
+    assert_int_equal(d.nsigs, 0);
+    assert_int_equal(d.payload_len, strlen(BODY));
+    wd_dsse_free(&d);
+    free(text);
+    /* wd_dsse_sign itself still wants at least one key */
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), NULL, 0,
+                                  &text, &len, &e),
+                     WD_E_USAGE);
+    assert_null(text);
+}
+
+static void t28_encode_round_trips_byte_for_byte(void **state)
+{
+    (void)state;
+    wd_key *ks[2] = {key_a, key_b};
+    char *signed_text = NULL, *again = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), ks, 2,
+                                  &signed_text, &n1, NULL),
+                     WD_OK);
+    wd_dsse d;
+    decode_draft_text(signed_text, &d);
+    assert_int_equal(wd_dsse_encode(&d, &again, &n2, NULL), WD_OK);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(signed_text, again, n1);
+    wd_dsse_free(&d);
+    free(signed_text);
+    free(again);
+}
+
+static void t29_add_signature_keeps_payload_and_refuses_twice(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    wd_err e;
+    assert_int_equal(wd_dsse_sign_draft(TYPE, (const unsigned char *)BODY, strlen(BODY), NULL, 0,
+                                        &text, &len, NULL),
+                     WD_OK);
+    wd_dsse d;
+    decode_draft_text(text, &d);
+    free(text);
+    assert_int_equal(wd_dsse_add_signature(&d, key_a, &e), WD_OK);
+    assert_int_equal(d.nsigs, 1);
+    assert_string_equal(d.sigs[0].keyid, keyid_a);
+    assert_true(sig_verifies(&d, key_a));
+    assert_int_equal(d.payload_len, strlen(BODY));
+    assert_memory_equal(d.payload, BODY, strlen(BODY));
+    /* the same key again: refused, nothing changed */
+    assert_int_equal(wd_dsse_add_signature(&d, key_a, &e), WD_E_USAGE);
+    assert_non_null(strstr(e.msg, "already signed by"));
+    assert_int_equal(d.nsigs, 1);
+    assert_int_equal(wd_dsse_add_signature(&d, key_b, &e), WD_OK);
+    assert_int_equal(d.nsigs, 2);
+    assert_true(sig_verifies(&d, key_b));
+    assert_int_equal(wd_dsse_find_sig(&d, keyid_b), 1);
+    /* a public key cannot sign */
+    wd_key *pub = NULL;
+    assert_int_equal(wd_key_from_raw_public(wd_key_raw_public(key_a), &pub, NULL), WD_OK);
+    assert_int_equal(wd_dsse_add_signature(&d, pub, &e), WD_E_USAGE);
+    wd_key_free(pub);
+    wd_dsse_free(&d);
+}
+
+static void t30_add_signature_at_the_limit_and_past_it(void **state)
+{
+    (void)state;
+    wd_dsse d;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(wd_dsse_sign_draft(TYPE, (const unsigned char *)BODY, strlen(BODY), NULL, 0,
+                                        &text, &len, NULL),
+                     WD_OK);
+    decode_draft_text(text, &d);
+    free(text);
+    /* fill 15 slots with other keyids, so that the 16th (key_a) is the last allowed */
+    for (size_t i = 0; i < WD_MAX_SIGNATURES - 1; i++) {
+        snprintf(d.sigs[i].keyid, sizeof d.sigs[i].keyid, "sha256:%064zx", i + 1);
+        memset(d.sigs[i].sig, 0, sizeof d.sigs[i].sig);
+    }
+    d.nsigs = WD_MAX_SIGNATURES - 1;
+    assert_int_equal(wd_dsse_add_signature(&d, key_a, NULL), WD_OK);
+    assert_int_equal(d.nsigs, WD_MAX_SIGNATURES);
+    wd_err e;
+    assert_int_equal(wd_dsse_add_signature(&d, key_b, &e), WD_E_OVERSIZED);
+    assert_int_equal(d.nsigs, WD_MAX_SIGNATURES);
+    wd_dsse_free(&d);
+}
+
+static void t31_merge_unions_signatures(void **state)
+{
+    (void)state;
+    char *ta = NULL, *tb = NULL;
+    size_t la = 0, lb = 0;
+    wd_err e;
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), &key_a, 1,
+                                  &ta, &la, NULL),
+                     WD_OK);
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), &key_b, 1,
+                                  &tb, &lb, NULL),
+                     WD_OK);
+    wd_dsse a, b, a2;
+    decode_draft_text(ta, &a);
+    decode_draft_text(tb, &b);
+    decode_draft_text(ta, &a2);
+    size_t added = 99;
+    assert_int_equal(wd_dsse_merge(&a, &a2, &added, &e), WD_OK);
+    assert_int_equal(added, 0); /* the same signature again counts once */
+    assert_int_equal(a.nsigs, 1);
+    assert_int_equal(wd_dsse_merge(&a, &b, &added, &e), WD_OK);
+    assert_int_equal(added, 1);
+    assert_int_equal(a.nsigs, 2);
+    assert_true(sig_verifies(&a, key_a));
+    assert_true(sig_verifies(&a, key_b));
+    assert_memory_equal(a.payload, BODY, strlen(BODY));
+    wd_dsse_free(&a);
+    wd_dsse_free(&b);
+    wd_dsse_free(&a2);
+    free(ta);
+    free(tb);
+}
+
+static void t32_merge_refusals_change_nothing(void **state)
+{
+    (void)state;
+    char *ta = NULL, *tother = NULL, *ttype = NULL;
+    size_t n = 0;
+    wd_err e;
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), &key_a, 1,
+                                  &ta, &n, NULL),
+                     WD_OK);
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)"{\"a\":2}", 7, &key_b, 1,
+                                  &tother, &n, NULL),
+                     WD_OK);
+    assert_int_equal(wd_dsse_sign(TYPE "x", (const unsigned char *)BODY, strlen(BODY), &key_b,
+                                  1, &ttype, &n, NULL),
+                     WD_OK);
+    wd_dsse a, other, type, forged;
+    decode_draft_text(ta, &a);
+    decode_draft_text(tother, &other);
+    decode_draft_text(ttype, &type);
+    decode_draft_text(ta, &forged);
+    forged.sigs[0].sig[0] ^= 1; /* the same keyid, another signature */
+    size_t added = 99;
+    assert_int_equal(wd_dsse_merge(&a, &other, &added, &e), WD_E_HASH_MISMATCH);
+    assert_non_null(strstr(e.msg, "the payload differs (message hash sha256:"));
+    assert_int_equal(wd_dsse_merge(&a, &type, &added, &e), WD_E_WRONG_TYPE);
+    assert_int_equal(wd_dsse_merge(&a, &forged, &added, &e), WD_E_BAD_SIGNATURE);
+    assert_non_null(strstr(e.msg, "two different signatures"));
+    assert_int_equal(added, 0);
+    assert_int_equal(a.nsigs, 1);
+    assert_true(sig_verifies(&a, key_a));
+    /* 16 in all is the limit: one more is oversized, and nothing is added */
+    wd_dsse many;
+    decode_draft_text(ta, &many);
+    for (size_t i = 1; i < WD_MAX_SIGNATURES; i++) {
+        snprintf(many.sigs[i].keyid, sizeof many.sigs[i].keyid, "sha256:%064zx", i);
+        memset(many.sigs[i].sig, 0, sizeof many.sigs[i].sig);
+    }
+    many.nsigs = WD_MAX_SIGNATURES;
+    wd_dsse b;
+    char *tb = NULL;
+    assert_int_equal(wd_dsse_sign(TYPE, (const unsigned char *)BODY, strlen(BODY), &key_b, 1,
+                                  &tb, &n, NULL),
+                     WD_OK);
+    decode_draft_text(tb, &b);
+    assert_int_equal(wd_dsse_merge(&many, &b, &added, &e), WD_E_OVERSIZED);
+    assert_int_equal(many.nsigs, WD_MAX_SIGNATURES);
+    assert_int_equal(wd_dsse_merge(&many, &a, &added, &e), WD_OK); /* nothing new: fine */
+    assert_int_equal(added, 0);
+    wd_dsse_free(&many);
+    wd_dsse_free(&b);
+    wd_dsse_free(&a);
+    wd_dsse_free(&other);
+    wd_dsse_free(&type);
+    wd_dsse_free(&forged);
+    free(ta);
+    free(tb);
+    free(tother);
+    free(ttype);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +1028,12 @@ int main(void)
         cmocka_unit_test(t24_tampered_signature_is_bad_signature),
         cmocka_unit_test(t25_wrong_key_is_bad_signature),
         cmocka_unit_test(t26_duplicate_keyid_counts_once),
+        cmocka_unit_test(t27_unsigned_draft_decodes_only_as_a_draft),
+        cmocka_unit_test(t28_encode_round_trips_byte_for_byte),
+        cmocka_unit_test(t29_add_signature_keeps_payload_and_refuses_twice),
+        cmocka_unit_test(t30_add_signature_at_the_limit_and_past_it),
+        cmocka_unit_test(t31_merge_unions_signatures),
+        cmocka_unit_test(t32_merge_refusals_change_nothing),
     };
     return cmocka_run_group_tests_name("dsse", tests, setup, teardown);
 }

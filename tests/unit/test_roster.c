@@ -394,11 +394,18 @@ static void t05_untrusted_root_when_signed_by_non_root_keys_only(void **state)
     /* Signed by a key of "keys": it verifies, but it is not a root key. */
     char *env = roster_env(std_roster("acme", 1), &K[B0], 1, &len);
     assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    char want[256];
+    snprintf(want, sizeof want, "signed by %s, which is not a root key of it",
+             wd_key_id(K[B0]));
+    assert_non_null(strstr(e.msg, want));
     free(env);
-    /* Signed by keys the roster does not list at all. */
+    /* Signed by keys the roster does not list at all: the first is named. */
     wd_key *two[] = {K[X0], K[R1]};
     env = roster_env(std_roster("acme", 1), two, 2, &len);
     assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    snprintf(want, sizeof want, "signed by %s and others, which are not root keys of it",
+             wd_key_id(K[X0]));
+    assert_non_null(strstr(e.msg, want));
     free(env);
 }
 
@@ -619,7 +626,7 @@ static void t13_rotation_version_gap_is_untrusted_root(void **state)
     char *env = roster_env(std_roster("acme", 3), &K[R0], 1, &len);
     assert_int_equal(verify(env, len, NULL, v1, NULL, &e), WD_E_UNTRUSTED_ROOT);
     assert_non_null(strstr(e.msg, "gap"));
-    assert_non_null(strstr(e.msg, "versions 2 to 2"));
+    assert_non_null(strstr(e.msg, "(fetch version 2 first)"));
     free(env);
     wd_roster_free(v1);
 }
@@ -1514,6 +1521,8 @@ static void t29_bootstrap_needs_the_pinned_key_to_sign(void **state)
     wd_key *two[] = {K[R0], K[R1]};
     env = roster_env(t, two, 2, &len);
     assert_int_equal(verify(env, len, wd_key_id(K[R0]), NULL, NULL, &e), WD_E_REVOKED_KEY);
+    assert_non_null(strstr(e.msg, "is revoked in version 1; if a root rotation replaced it, "
+                                  "pass the chain of rosters from one it signed (--previous"));
     assert_int_equal(verify(env, len, wd_key_id(K[R1]), NULL, NULL, &e), WD_OK);
     free(env);
 }
@@ -1677,6 +1686,119 @@ static void t33_chain_across_a_root_rotation(void **state)
     wd_roster_free(v3);
 }
 
+/* ---- counting for drafts, and whether a signer would count ---- */
+
+/* Sign "{}" as a bundle with keys (0 keys: an unsigned draft) and count it for p at now. */
+static wd_sig_count count_with(const wd_roster *r, wd_key **keys, size_t n, wd_purpose p,
+                               int64_t now)
+{
+    char *env = NULL;
+    size_t len = 0;
+    assert_int_equal(wd_dsse_sign_draft(BUNDLE_TYPE, (const unsigned char *)"{}", 2, keys, n,
+                                        &env, &len, NULL),
+                     WD_OK);
+    wd_dsse d;
+    assert_int_equal(
+        wd_dsse_decode_draft((const unsigned char *)env, len, WD_MAX_ENVELOPE, &d, NULL), WD_OK);
+    wd_sig_count sc;
+    assert_int_equal(wd_roster_count(r, &d, p, now, &sc, NULL), WD_OK);
+    wd_dsse_free(&d);
+    free(env);
+    return sc;
+}
+
+static void t34_count_matches_the_verifier(void **state)
+{
+    (void)state;
+    wd_roster *r = check_roster();
+    /* bundle signing: B0, B1 count; A0 revoked; K1 in window only 2026-03..05 (NOW is June) */
+    wd_sig_count sc = count_with(r, NULL, 0, WD_PURPOSE_BUNDLE_SIGNING, NOW);
+    assert_int_equal(sc.counted, 0);
+    assert_int_equal(sc.eligible, 2);
+    assert_int_equal(sc.threshold, 2);
+    assert_int_equal(sc.signatures, 0);
+    wd_key *one[] = {K[B0], K[A0], K[X0]};
+    sc = count_with(r, one, 3, WD_PURPOSE_BUNDLE_SIGNING, NOW);
+    assert_int_equal(sc.counted, 1);
+    assert_int_equal(sc.signatures, 3);
+    wd_key *two[] = {K[B0], K[B1]};
+    sc = count_with(r, two, 2, WD_PURPOSE_BUNDLE_SIGNING, NOW);
+    assert_int_equal(sc.counted, 2);
+    /* in K1's window it is eligible too */
+    sc = count_with(r, two, 2, WD_PURPOSE_BUNDLE_SIGNING, tm("2026-04-01T00:00:00Z"));
+    assert_int_equal(sc.eligible, 3);
+    /* root keys for roster-root */
+    wd_key *root[] = {K[R0]};
+    sc = count_with(r, root, 1, WD_PURPOSE_ROSTER_ROOT, NOW);
+    assert_int_equal(sc.counted, 1);
+    assert_int_equal(sc.eligible, 1);
+    assert_int_equal(sc.threshold, 1);
+    sc = count_with(r, root, 1, WD_PURPOSE_BUNDLE_SIGNING, NOW);
+    assert_int_equal(sc.counted, 0);
+    wd_roster_free(r);
+}
+
+static void t35_key_counts_says_why_not(void **state)
+{
+    (void)state;
+    wd_roster *r = check_roster();
+    wd_err e;
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[B0]), WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_OK);
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[R0]), WD_PURPOSE_ROSTER_ROOT, NOW, &e),
+                     WD_OK);
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[A0]), WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_REVOKED_KEY);
+    assert_non_null(strstr(e.msg, "is revoked in roster acme version 1"));
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[K1]), WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_EXPIRED_KEY);
+    assert_non_null(strstr(e.msg, "is valid from 2026-03-01T00:00:00Z until 2026-05-01T00:00:00Z"));
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[K1]), WD_PURPOSE_BUNDLE_SIGNING,
+                                          tm("2026-04-01T00:00:00Z"), &e),
+                     WD_OK);
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[K0]), WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_WRONG_PURPOSE);
+    assert_non_null(strstr(e.msg, "does not carry policy-bundle-signing"));
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[X0]), WD_PURPOSE_KILL_SIGNING, NOW, &e),
+                     WD_E_WRONG_PURPOSE);
+    assert_non_null(strstr(e.msg, "is not in roster acme version 1"));
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[R0]), WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_WRONG_PURPOSE);
+    assert_non_null(strstr(e.msg, "is a root key"));
+    assert_int_equal(wd_roster_key_counts(r, wd_key_id(K[B0]), WD_PURPOSE_ROSTER_ROOT, NOW, &e),
+                     WD_E_WRONG_PURPOSE);
+    assert_non_null(strstr(e.msg, "is not a root key"));
+    wd_roster_free(r);
+}
+
+static void t36_messages_name_the_signer_and_the_gap(void **state)
+{
+    (void)state;
+    wd_roster *r = check_roster();
+    wd_err e;
+    /* a bundle signed only by a key the roster does not have names that key */
+    assert_int_equal(check_with(r, &K[X0], 1, WD_PURPOSE_BUNDLE_SIGNING, NOW, &e),
+                     WD_E_BAD_SIGNATURE);
+    char want[256];
+    snprintf(want, sizeof want, "signed by %s, which is not in the roster", wd_key_id(K[X0]));
+    assert_non_null(strstr(e.msg, want));
+    wd_roster_free(r);
+    /* a gap of two versions names both */
+    wd_roster *v1 = v1_roster(NULL, NULL);
+    size_t len;
+    char *env = roster_env(std_roster("acme", 4), &K[R0], 1, &len);
+    assert_int_equal(verify(env, len, NULL, v1, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    assert_non_null(strstr(e.msg, "(fetch versions 2 to 3 first)"));
+    free(env);
+    /* a pin that is not a root key says how to go on */
+    env = roster_env(std_roster("acme", 1), &K[R0], 1, &len);
+    assert_int_equal(verify(env, len, wd_key_id(K[R1]), NULL, NULL, &e), WD_E_UNTRUSTED_ROOT);
+    assert_non_null(strstr(e.msg, "is not a root key of version 1; if a root rotation replaced "
+                                  "it, pass the chain of rosters from one it signed (--previous"));
+    free(env);
+    wd_roster_free(v1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1713,6 +1835,9 @@ int main(void)
         cmocka_unit_test(t31_a_key_appears_once),
         cmocka_unit_test(t32_version_range),
         cmocka_unit_test(t33_chain_across_a_root_rotation),
+        cmocka_unit_test(t34_count_matches_the_verifier),
+        cmocka_unit_test(t35_key_counts_says_why_not),
+        cmocka_unit_test(t36_messages_name_the_signer_and_the_gap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

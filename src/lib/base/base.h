@@ -21,6 +21,12 @@ wd_code wd_read_file(const char *path, size_t max, unsigned char **buf, size_t *
  * mode is applied to the new file before any byte is written. On error path is unchanged. */
 wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned mode, wd_err *e);
 
+/* wd_write_file for a file that must not exist yet: the complete temp file is hard-linked to
+ * path, so an existing path (even one created meanwhile) is never replaced: WD_E_IO "already
+ * exists; not replaced". On error path is unchanged and no temp file is left. */
+wd_code wd_write_file_new(const char *path, const void *data, size_t len, unsigned mode,
+                          wd_err *e);
+
 /* fsync the directory that holds path, so that a file created or renamed there survives a
  * crash. Returns 0, or -1 with errno set. Nothing is kept allocated. */
 int wd_fsync_parent(const char *path);

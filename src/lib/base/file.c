@@ -97,7 +97,10 @@ int wd_fsync_parent(const char *path)
     return rc;
 }
 
-wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned mode, wd_err *e)
+/* wd_write_file and wd_write_file_new: with excl, the temp file is linked to path (which fails
+ * when path exists, atomically) instead of renamed over it. */
+static wd_code write_file(const char *path, const void *data, size_t len, unsigned mode,
+                          bool excl, wd_err *e)
 {
     char name[256];
     wd_clean_text(path, name, sizeof name);
@@ -133,16 +136,30 @@ wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned m
         err = errno;
     if (close(fd) != 0 && err == 0)
         err = errno;
-    if (err == 0 && rename(tmp, path) != 0)
+    if (err == 0 && !excl && rename(tmp, path) != 0)
         err = errno;
-    if (err != 0) {
+    if (err == 0 && excl && link(tmp, path) != 0)
+        err = errno;
+    if (excl || err != 0)
         unlink(tmp);
-        free(tmp);
-        return wd_err_set(e, WD_E_IO, "%s: cannot write: %s", name, strerror(err));
-    }
     free(tmp);
+    if (err == EEXIST && excl)
+        return wd_err_set(e, WD_E_IO, "%s: already exists; not replaced", name);
+    if (err != 0)
+        return wd_err_set(e, WD_E_IO, "%s: cannot write: %s", name, strerror(err));
     if (wd_fsync_parent(path) != 0)
         return wd_err_set(e, WD_E_IO, "%s: written, but syncing its directory failed: %s", name,
                           strerror(errno));
     return WD_OK;
+}
+
+wd_code wd_write_file(const char *path, const void *data, size_t len, unsigned mode, wd_err *e)
+{
+    return write_file(path, data, len, mode, false, e);
+}
+
+wd_code wd_write_file_new(const char *path, const void *data, size_t len, unsigned mode,
+                          wd_err *e)
+{
+    return write_file(path, data, len, mode, true, e);
 }

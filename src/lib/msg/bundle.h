@@ -117,7 +117,7 @@ wd_code wd_bundle_encode(const wd_bundle *b, char **out, size_t *len, wd_err *e)
 
 /* Build a signed bundle envelope from b that this warden's verifier accepts in everything but
  * signatures and thresholds: encode, parse back strictly, wd_bundle_check_content, not expired
- * at now, envelope within WD_MAX_BUNDLE_ENVELOPE; then sign with every key (1..16, each with
+ * at now, envelope within WD_MAX_BUNDLE_ENVELOPE; then sign with every key (0..16; none: an unsigned draft; each with
  * its private half). Refuses with the code the verifier would give. On success the caller
  * frees *out (NUL-terminated, *len bytes); on error *out is NULL. */
 wd_code wd_bundle_build(const wd_bundle *b, wd_key *const *keys, size_t nkeys, int64_t now,

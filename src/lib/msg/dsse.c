@@ -65,8 +65,9 @@ static wd_code decode_sig(const json_t *v, size_t i, wd_dsse_sig *out, wd_err *e
     return WD_OK;
 }
 
-wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse *out,
-                       wd_err *e)
+/* wd_dsse_decode and wd_dsse_decode_draft: min_sigs is 1, or 0 for a draft. */
+static wd_code decode(const unsigned char *buf, size_t len, size_t max, size_t min_sigs,
+                      wd_dsse *out, wd_err *e)
 {
     memset(out, 0, sizeof *out);
     if (len > max)
@@ -92,8 +93,10 @@ wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse
 
     const json_t *sigs = json_object_get(root, "signatures");
     size_t n = json_array_size(sigs);
-    if (n == 0) {
-        c = wd_err_set(e, WD_E_MALFORMED, "envelope.signatures: no signatures");
+    if (n < min_sigs) {
+        c = wd_err_set(e, WD_E_MALFORMED,
+                       "envelope.signatures: no signatures (an unsigned draft: add signatures "
+                       "with 'warden sign' first)");
         goto fail;
     }
     if (n > WD_MAX_SIGNATURES) {
@@ -129,6 +132,18 @@ fail:
     json_decref(root);
     wd_dsse_free(&d);
     return c;
+}
+
+wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse *out,
+                       wd_err *e)
+{
+    return decode(buf, len, max, 1, out, e);
+}
+
+wd_code wd_dsse_decode_draft(const unsigned char *buf, size_t len, size_t max, wd_dsse *out,
+                             wd_err *e)
+{
+    return decode(buf, len, max, 0, out, e);
 }
 
 wd_code wd_dsse_pae(const char *type, const unsigned char *body, size_t len,
@@ -184,16 +199,18 @@ static wd_code add_sig(json_t *arr, const char *keyid, const unsigned char sig[W
     return bad ? wd_err_set(e, WD_E_NOMEM, "signing: out of memory") : WD_OK;
 }
 
-wd_code wd_dsse_sign(const char *type, const unsigned char *payload, size_t len,
-                     wd_key *const *keys, size_t nkeys, char **out, size_t *outlen, wd_err *e)
+/* wd_dsse_sign and wd_dsse_sign_draft: min_keys is 1, or 0 for a draft. */
+static wd_code sign_env(const char *type, const unsigned char *payload, size_t len,
+                        wd_key *const *keys, size_t nkeys, size_t min_keys, char **out,
+                        size_t *outlen, wd_err *e)
 {
     *out = NULL;
     *outlen = 0;
     if (type == NULL || type[0] == '\0')
         return wd_err_set(e, WD_E_USAGE, "signing: the payload type is empty");
-    if (nkeys == 0 || nkeys > WD_MAX_SIGNATURES)
-        return wd_err_set(e, WD_E_USAGE, "signing: %zu keys given, between 1 and %d allowed",
-                          nkeys, WD_MAX_SIGNATURES);
+    if (nkeys < min_keys || nkeys > WD_MAX_SIGNATURES)
+        return wd_err_set(e, WD_E_USAGE, "signing: %zu keys given, between %zu and %d allowed",
+                          nkeys, min_keys, WD_MAX_SIGNATURES);
     for (size_t i = 0; i < nkeys; i++) {
         if (keys[i] == NULL || !wd_key_has_private(keys[i]))
             return wd_err_set(e, WD_E_USAGE, "signing: key %zu has no private half", i + 1);
@@ -246,6 +263,19 @@ done:
     free(b64);
     free(pae);
     return c;
+}
+
+wd_code wd_dsse_sign(const char *type, const unsigned char *payload, size_t len,
+                     wd_key *const *keys, size_t nkeys, char **out, size_t *outlen, wd_err *e)
+{
+    return sign_env(type, payload, len, keys, nkeys, 1, out, outlen, e);
+}
+
+wd_code wd_dsse_sign_draft(const char *type, const unsigned char *payload, size_t len,
+                           wd_key *const *keys, size_t nkeys, char **out, size_t *outlen,
+                           wd_err *e)
+{
+    return sign_env(type, payload, len, keys, nkeys, 0, out, outlen, e);
 }
 
 wd_code wd_dsse_check(const wd_dsse *d, wd_key *const *keys, size_t nkeys,
@@ -312,4 +342,148 @@ wd_code wd_dsse_verify_any(const wd_dsse *d, wd_key *const *keys, size_t nkeys, 
 wd_code wd_dsse_message_hash(const wd_dsse *d, char out[WD_DIGEST_STRLEN + 1], wd_err *e)
 {
     return wd_digest_of(d->payload, d->payload_len, out, e);
+}
+
+/* ---- drafts: encoding, adding one signature, merging ---- */
+
+wd_code wd_dsse_encode(const wd_dsse *d, char **out, size_t *outlen, wd_err *e)
+{
+    *out = NULL;
+    if (outlen != NULL)
+        *outlen = 0;
+    if (d == NULL || d->payload_type == NULL || d->nsigs > WD_MAX_SIGNATURES ||
+        (d->payload == NULL && d->payload_len > 0))
+        return wd_err_set(e, WD_E_INTERNAL, "envelope: nothing to encode");
+    char *b64 = wd_b64_encode(d->payload, d->payload_len);
+    json_t *root = json_object();
+    json_t *sigs = json_array();
+    json_t *jtype = json_string(d->payload_type);
+    wd_code c = WD_OK;
+    if (b64 == NULL || root == NULL || sigs == NULL || jtype == NULL ||
+        json_object_set(root, "payloadType", jtype) != 0 ||
+        json_object_set_new(root, "payload", json_string(b64)) != 0 ||
+        json_object_set(root, "signatures", sigs) != 0)
+        c = wd_err_set(e, WD_E_NOMEM, "envelope: out of memory");
+    for (size_t i = 0; i < d->nsigs && c == WD_OK; i++)
+        c = add_sig(sigs, d->sigs[i].keyid, d->sigs[i].sig, e);
+    if (c == WD_OK) {
+        size_t n = 0;
+        char *text = wd_json_dump(root, &n);
+        if (text == NULL) {
+            c = wd_err_set(e, WD_E_NOMEM, "envelope: out of memory");
+        } else {
+            *out = text;
+            if (outlen != NULL)
+                *outlen = n;
+        }
+    }
+    json_decref(jtype);
+    json_decref(sigs);
+    json_decref(root);
+    free(b64);
+    return c;
+}
+
+int wd_dsse_find_sig(const wd_dsse *d, const char *keyid)
+{
+    unsigned char want[WD_SHA256_LEN];
+    if (d == NULL || wd_digest_parse(keyid, want, NULL) != WD_OK)
+        return -1;
+    for (size_t i = 0; i < d->nsigs && i < WD_MAX_SIGNATURES; i++) {
+        unsigned char h[WD_SHA256_LEN];
+        if (wd_digest_parse(d->sigs[i].keyid, h, NULL) == WD_OK && memcmp(h, want, sizeof h) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+wd_code wd_dsse_add_signature(wd_dsse *d, const wd_key *k, wd_err *e)
+{
+    if (d == NULL || k == NULL || d->payload_type == NULL)
+        return wd_err_set(e, WD_E_INTERNAL, "signing: no envelope or key given");
+    if (!wd_key_has_private(k))
+        return wd_err_set(e, WD_E_USAGE, "signing: key %s has no private half", wd_key_id(k));
+    if (wd_dsse_find_sig(d, wd_key_id(k)) >= 0)
+        return wd_err_set(e, WD_E_USAGE, "already signed by %s: a key signs once",
+                          wd_key_id(k));
+    if (d->nsigs >= WD_MAX_SIGNATURES)
+        return wd_err_set(e, WD_E_OVERSIZED,
+                          "envelope: already %zu signatures, the limit is %d", d->nsigs,
+                          WD_MAX_SIGNATURES);
+    unsigned char *pae = NULL;
+    size_t paelen = 0;
+    wd_code c = wd_dsse_pae(d->payload_type, d->payload, d->payload_len, &pae, &paelen, e);
+    if (c != WD_OK)
+        return c;
+    unsigned char sig[WD_ED25519_SIG_LEN];
+    c = wd_key_sign(k, pae, paelen, sig, e);
+    free(pae);
+    if (c != WD_OK)
+        return c;
+    wd_dsse_sig *s = &d->sigs[d->nsigs];
+    snprintf(s->keyid, sizeof s->keyid, "%s", wd_key_id(k));
+    memcpy(s->sig, sig, sizeof sig);
+    d->nsigs++;
+    return WD_OK;
+}
+
+wd_code wd_dsse_merge(wd_dsse *into, const wd_dsse *from, size_t *added, wd_err *e)
+{
+    if (added != NULL)
+        *added = 0;
+    if (into == NULL || from == NULL || into->payload_type == NULL ||
+        from->payload_type == NULL)
+        return wd_err_set(e, WD_E_INTERNAL, "merge: no envelope given");
+    if (strcmp(into->payload_type, from->payload_type) != 0) {
+        char a[80], b[80];
+        return wd_err_set(e, WD_E_WRONG_TYPE, "payloadType is '%s', not '%s'",
+                          wd_clean_text(from->payload_type, b, sizeof b),
+                          wd_clean_text(into->payload_type, a, sizeof a));
+    }
+    if (into->payload_len != from->payload_len ||
+        (into->payload_len > 0 && memcmp(into->payload, from->payload, into->payload_len) != 0)) {
+        char ha[WD_DIGEST_STRLEN + 1], hb[WD_DIGEST_STRLEN + 1];
+        wd_code c = wd_dsse_message_hash(into, ha, e);
+        if (c == WD_OK)
+            c = wd_dsse_message_hash(from, hb, e);
+        if (c != WD_OK)
+            return c;
+        return wd_err_set(e, WD_E_HASH_MISMATCH,
+                          "the payload differs (message hash %s, not %s): only signatures over "
+                          "the same bytes can be merged",
+                          hb, ha);
+    }
+    /* Check every signature first, so that on error into is unchanged. */
+    wd_dsse_sig extra[WD_MAX_SIGNATURES];
+    size_t nextra = 0;
+    for (size_t i = 0; i < from->nsigs && i < WD_MAX_SIGNATURES; i++) {
+        const wd_dsse_sig *s = &from->sigs[i];
+        int at = wd_dsse_find_sig(into, s->keyid);
+        bool dup = false;
+        for (size_t j = 0; j < nextra && !dup; j++)
+            dup = strcmp(extra[j].keyid, s->keyid) == 0;
+        const wd_dsse_sig *have = at >= 0 ? &into->sigs[at] : NULL;
+        for (size_t j = 0; j < nextra && have == NULL; j++)
+            if (strcmp(extra[j].keyid, s->keyid) == 0)
+                have = &extra[j];
+        if (have != NULL) {
+            if (memcmp(have->sig, s->sig, WD_ED25519_SIG_LEN) != 0)
+                return wd_err_set(e, WD_E_BAD_SIGNATURE,
+                                  "key %s has two different signatures over the same payload: "
+                                  "at most one of them verifies (check them with 'warden dsse "
+                                  "verify --key')",
+                                  s->keyid);
+            continue; /* the same signature again: counted once */
+        }
+        if (into->nsigs + nextra >= WD_MAX_SIGNATURES)
+            return wd_err_set(e, WD_E_OVERSIZED,
+                              "merged envelope would carry more than %d signatures",
+                              WD_MAX_SIGNATURES);
+        extra[nextra++] = *s;
+    }
+    for (size_t j = 0; j < nextra; j++)
+        into->sigs[into->nsigs++] = extra[j];
+    if (added != NULL)
+        *added = nextra;
+    return WD_OK;
 }

@@ -35,6 +35,12 @@ wd_code wd_dsse_decode(const unsigned char *buf, size_t len, size_t max, wd_dsse
                        wd_err *e);
 void wd_dsse_free(wd_dsse *d);
 
+/* wd_dsse_decode for a draft: the same rules, except that 0 signatures is accepted (an
+ * envelope with "signatures":[] is an unsigned draft, which every verifier refuses as
+ * malformed and only the signing tools read). Ownership and codes as wd_dsse_decode. */
+wd_code wd_dsse_decode_draft(const unsigned char *buf, size_t len, size_t max, wd_dsse *out,
+                             wd_err *e);
+
 /* PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. *out malloc'd. */
 wd_code wd_dsse_pae(const char *type, const unsigned char *body, size_t len,
                     unsigned char **out, size_t *outlen, wd_err *e);
@@ -43,6 +49,34 @@ wd_code wd_dsse_pae(const char *type, const unsigned char *body, size_t len,
  * compact JSON text in *out (malloc'd, NUL-terminated; *outlen its length). 1..16 keys. */
 wd_code wd_dsse_sign(const char *type, const unsigned char *payload, size_t len,
                      wd_key *const *keys, size_t nkeys, char **out, size_t *outlen, wd_err *e);
+
+/* wd_dsse_sign for a draft: 0..16 keys; with none, the envelope carries "signatures":[]
+ * (no verifier accepts it until it is signed). Ownership and codes as wd_dsse_sign. */
+wd_code wd_dsse_sign_draft(const char *type, const unsigned char *payload, size_t len,
+                           wd_key *const *keys, size_t nkeys, char **out, size_t *outlen,
+                           wd_err *e);
+
+/* d as compact JSON text (payloadType, payload, signatures in d's order; 0 signatures gives
+ * a draft). The payload bytes are encoded as they are. Caller frees *out (NUL-terminated,
+ * *outlen bytes, outlen may be NULL); on error *out is NULL. */
+wd_code wd_dsse_encode(const wd_dsse *d, char **out, size_t *outlen, wd_err *e);
+
+/* Index of the signature of d made under keyid (either hex case), or -1. Pure. */
+int wd_dsse_find_sig(const wd_dsse *d, const char *keyid);
+
+/* Sign d's payload (PAE over its type and bytes) with k's private half and append the
+ * signature. The payload is never changed. WD_E_USAGE when d already carries a signature under
+ * k's keyid ("already signed") or k has no private half; WD_E_OVERSIZED when d already has
+ * WD_MAX_SIGNATURES. On error d is unchanged. */
+wd_code wd_dsse_add_signature(wd_dsse *d, const wd_key *k, wd_err *e);
+
+/* Add to into the signatures of from that it does not carry yet (by keyid; the same signature
+ * twice counts once). from must have the same payloadType (else WD_E_WRONG_TYPE) and
+ * byte-identical payload (else WD_E_HASH_MISMATCH naming both message hashes). A keyid with two
+ * different signatures is WD_E_BAD_SIGNATURE (at most one of them can verify); more than
+ * WD_MAX_SIGNATURES in all is WD_E_OVERSIZED. Signatures are not verified here. *added (may be
+ * NULL) gets how many were added. On error into is unchanged. */
+wd_code wd_dsse_merge(wd_dsse *into, const wd_dsse *from, size_t *added, wd_err *e);
 
 /* Per-signature verdicts from wd_dsse_check. */
 #define WD_SIG_UNKNOWN_KEY (-1) /* no key in the set has this keyid */

@@ -82,7 +82,7 @@ wd_code wd_kill_transition(const wd_kill *active, const wd_kill *next, wd_kill_s
 wd_code wd_kill_encode(const wd_kill *k, char **out, size_t *len, wd_err *e);
 
 /* Encode, parse back, check content, refuse one already expired at now or whose envelope is
- * larger than WD_MAX_KILL_ENVELOPE, then sign with every key. Refuses with the code the
+ * larger than WD_MAX_KILL_ENVELOPE, then sign with every key (0..16: none gives an unsigned draft). Refuses with the code the
  * verifier would give. The caller frees *out; on error *out is NULL. */
 wd_code wd_kill_build(const wd_kill *k, wd_key *const *keys, size_t nkeys, int64_t now,
                       char **out, size_t *len, wd_err *e);

@@ -75,7 +75,7 @@ wd_code wd_msg_sign(const char *type, const unsigned char *payload, size_t len,
     *out = NULL;
     char *env = NULL;
     size_t n = 0;
-    wd_code c = wd_dsse_sign(type, payload, len, keys, nkeys, &env, &n, e);
+    wd_code c = wd_dsse_sign_draft(type, payload, len, keys, nkeys, &env, &n, e);
     if (c != WD_OK)
         return c;
     if (n > max) {

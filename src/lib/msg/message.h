@@ -94,7 +94,8 @@ wd_code wd_msg_open(const unsigned char *buf, size_t len, size_t max, const char
 wd_code wd_msg_decode_unverified(const unsigned char *buf, size_t len, size_t max,
                                  const char *type, wd_dsse *out, wd_err *e);
 
-/* Sign payload with every key (wd_dsse_sign) and refuse an envelope longer than max
+/* Sign payload with every key (wd_dsse_sign_draft: 0..16 keys; with none the result is an
+ * unsigned draft that no verifier accepts, for 'create --draft') and refuse an envelope longer than max
  * (WD_E_OVERSIZED, as the verifier would). On success the caller frees *out (NUL-terminated,
  * *outlen bytes); on error *out is NULL. */
 wd_code wd_msg_sign(const char *type, const unsigned char *payload, size_t len,

@@ -59,7 +59,7 @@ void wd_rollback_free(wd_rollback *a);
 wd_code wd_rollback_encode(const wd_rollback *a, char **out, size_t *len, wd_err *e);
 
 /* Encode, parse back, check content, refuse one already expired at now or whose envelope is
- * larger than WD_MAX_ROLLBACK_ENVELOPE, then sign with every key. Refuses with the code the
+ * larger than WD_MAX_ROLLBACK_ENVELOPE, then sign with every key (0..16: none gives an unsigned draft). Refuses with the code the
  * verifier would give. The caller frees *out; on error *out is NULL. */
 wd_code wd_rollback_build(const wd_rollback *a, wd_key *const *keys, size_t nkeys, int64_t now,
                           char **out, size_t *len, wd_err *e);

@@ -460,6 +460,9 @@ typedef struct tally {
     bool want_counted;      /* the key at the index asked for is among them */
     size_t known;           /* signatures whose keyid names a key of the list */
     int bad, revoked, expired, purpose; /* index of the first such key, or -1 */
+    int unknown;            /* index of the first signature by a key not in the list, or -1 */
+    size_t nunknown;        /* signatures by keys not in the list */
+    char unknown_id[WD_DIGEST_STRLEN + 1]; /* its keyid */
 } tally;
 
 /* Check every signature of env against keys[0..n) (skipping signature i when skip[i]) and fill
@@ -470,7 +473,16 @@ static wd_code tally_sigs(const wd_roster_key *keys, size_t n, const wd_dsse *en
                           wd_err *e)
 {
     memset(t, 0, sizeof *t);
-    t->bad = t->revoked = t->expired = t->purpose = -1;
+    t->bad = t->revoked = t->expired = t->purpose = t->unknown = -1;
+    for (size_t i = 0; i < env->nsigs && i < WD_MAX_SIGNATURES && n == 0; i++) {
+        if (skip != NULL && skip[i])
+            continue;
+        if (t->unknown < 0) {
+            t->unknown = (int)i;
+            memcpy(t->unknown_id, env->sigs[i].keyid, sizeof t->unknown_id);
+        }
+        t->nunknown++;
+    }
     if (n > WD_MAX_ROSTER_KEYS || env->nsigs > WD_MAX_SIGNATURES)
         return wd_err_set(e, WD_E_INTERNAL, "roster: key or signature count out of range");
     if (n == 0 || env->nsigs == 0) {
@@ -492,8 +504,14 @@ static wd_code tally_sigs(const wd_roster_key *keys, size_t n, const wd_dsse *en
             sig_result[i] = res[i];
         if (skip != NULL && skip[i])
             continue;
-        if (res[i] == WD_SIG_UNKNOWN_KEY)
+        if (res[i] == WD_SIG_UNKNOWN_KEY) {
+            if (t->unknown < 0) {
+                t->unknown = (int)i;
+                memcpy(t->unknown_id, env->sigs[i].keyid, sizeof t->unknown_id);
+            }
+            t->nunknown++;
             continue;
+        }
         t->known++;
         if (res[i] == WD_SIG_INVALID || res[i] < 0 || (size_t)res[i] >= n) {
             if (t->bad < 0) {
@@ -565,6 +583,16 @@ static wd_code tally_verdict(const tally *t, const wd_roster_key *keys, unsigned
     if (t->purpose >= 0)
         return wd_err_set(e, WD_E_WRONG_PURPOSE, "%s: key %s does not carry %s (%zu of %d)",
                           what, wd_key_id(keys[t->purpose].key), pn, t->counted, threshold);
+    if (t->known == 0 && t->unknown >= 0)
+        return wd_err_set(e, none_code,
+                          "%s: no signature is by one of its keys: signed by %s%s, which %s "
+                          "not %s (0 of %d %s)",
+                          what, t->unknown_id, t->nunknown > 1 ? " and others" : "",
+                          t->nunknown > 1 ? "are" : "is",
+                          p != WD_PURPOSE_ROSTER_ROOT ? "in the roster"
+                          : t->nunknown > 1           ? "root keys of it"
+                                                      : "a root key of it",
+                          threshold, pn);
     if (t->known == 0)
         return wd_err_set(e, none_code, "%s: no signature is by one of its keys (0 of %d %s)",
                           what, threshold, pn);
@@ -635,6 +663,79 @@ wd_code wd_roster_check_signatures(const wd_roster *r, const wd_dsse *env, wd_pu
     return tally_verdict(&t, r->keys, p, threshold, WD_E_BAD_SIGNATURE, "roster keys", e);
 }
 
+/* Whether k could count toward a threshold at now (its purposes aside). */
+static bool key_counts_at(const wd_roster_key *k, int64_t now)
+{
+    return !k->revoked && now >= k->valid_from && now < k->valid_until;
+}
+
+wd_code wd_roster_count(const wd_roster *r, const wd_dsse *env, wd_purpose p, int64_t now,
+                        wd_sig_count *out, wd_err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (r == NULL || env == NULL || !purpose_valid(p))
+        return wd_err_set(e, WD_E_INTERNAL, "signature count: bad arguments");
+    bool root = p == WD_PURPOSE_ROSTER_ROOT;
+    const wd_roster_key *keys = root ? r->root_keys : r->keys;
+    size_t n = root ? r->nroot : r->nkeys;
+    tally t;
+    wd_code c = tally_sigs(keys, n, env, p, now, NULL, NULL, -1, &t, e);
+    if (c != WD_OK)
+        return c;
+    out->purpose = p;
+    out->threshold = wd_roster_threshold(r, p);
+    out->counted = t.counted;
+    out->signatures = env->nsigs;
+    for (size_t i = 0; i < n; i++)
+        if (key_counts_at(&keys[i], now) && (keys[i].purposes & p))
+            out->eligible++;
+    return WD_OK;
+}
+
+wd_code wd_roster_key_counts(const wd_roster *r, const char *keyid, wd_purpose p, int64_t now,
+                             wd_err *e)
+{
+    if (r == NULL || keyid == NULL || !purpose_valid(p))
+        return wd_err_set(e, WD_E_INTERNAL, "key check: bad arguments");
+    const char *pn = wd_purpose_name(p);
+    bool is_root = false;
+    const wd_roster_key *k = wd_roster_find(r, keyid, &is_root);
+    char shown[SHOWN];
+    wd_clean_text(keyid, shown, sizeof shown);
+    if (k == NULL)
+        return wd_err_set(e, WD_E_WRONG_PURPOSE,
+                          "key %s is not in roster %s version %lld: its signature would not "
+                          "count toward %s",
+                          shown, r->org_id, (long long)r->version, pn);
+    if (is_root != (p == WD_PURPOSE_ROSTER_ROOT))
+        return wd_err_set(e, WD_E_WRONG_PURPOSE,
+                          "key %s is %s of roster %s version %lld and does not carry %s", shown,
+                          is_root ? "a root key" : "not a root key", r->org_id,
+                          (long long)r->version, pn);
+    if (k->revoked)
+        return wd_err_set(e, WD_E_REVOKED_KEY,
+                          "key %s is revoked in roster %s version %lld: its signature would not "
+                          "count toward %s",
+                          shown, r->org_id, (long long)r->version, pn);
+    if (!key_counts_at(k, now)) {
+        char from[WD_TIME_STRLEN + 1], until[WD_TIME_STRLEN + 1];
+        wd_time_format(k->valid_from, from);
+        if (k->valid_until == INT64_MAX)
+            snprintf(until, sizeof until, "%s", "(none)");
+        else
+            wd_time_format(k->valid_until, until);
+        return wd_err_set(e, WD_E_EXPIRED_KEY,
+                          "key %s is valid from %s until %s only (roster %s version %lld): its "
+                          "signature would not count toward %s",
+                          shown, from, until, r->org_id, (long long)r->version, pn);
+    }
+    if (!(k->purposes & p))
+        return wd_err_set(e, WD_E_WRONG_PURPOSE,
+                          "key %s does not carry %s in roster %s version %lld", shown, pn,
+                          r->org_id, (long long)r->version);
+    return WD_OK;
+}
+
 /* ---- verifying a roster envelope ---- */
 
 /* Root-key signatures of env against roster r's root keys; none_code when no signature is by a
@@ -685,9 +786,13 @@ static wd_code verify_bootstrap(const wd_dsse *env, const char *pin, int64_t now
             pinned = (int)i;
     }
     if (pinned < 0) {
+        c = wd_err_set(e, WD_E_UNTRUSTED_ROOT,
+                       "roster: the pinned key %s is not a root key of version %lld; if a root "
+                       "rotation replaced it, pass the chain of rosters from one it signed "
+                       "(--previous, oldest first)",
+                       wd_clean_text(pin, shown, sizeof shown), (long long)r->version);
         wd_roster_free(r);
-        return wd_err_set(e, WD_E_UNTRUSTED_ROOT, "roster: the pinned key %s is not a root key",
-                          wd_clean_text(pin, shown, sizeof shown));
+        return c;
     }
     /* The root threshold, and the pinned key among the signers that count: a roster that
      * merely lists the pinned public key beside keys of its own choosing, signed by those,
@@ -705,6 +810,13 @@ static wd_code verify_bootstrap(const wd_dsse *env, const char *pin, int64_t now
                            "roster: the pinned root key %s did not sign it (%zu other root "
                            "signature(s) do not replace it)",
                            wd_key_id(r->root_keys[pinned].key), t.counted);
+        /* A rotation revoked the pinned key: the code stays, the message says the way on. */
+        if (t.bad < 0 && r->root_keys[pinned].revoked)
+            c = wd_err_set(e, c,
+                           "roster: the pinned root key %s is revoked in version %lld; if a root "
+                           "rotation replaced it, pass the chain of rosters from one it signed "
+                           "(--previous, oldest first)",
+                           wd_key_id(r->root_keys[pinned].key), (long long)r->version);
     }
     if (c == WD_OK && !(flags & WD_ROSTER_KEEP_EXPIRED))
         c = check_expiry(r, now, e);
@@ -743,11 +855,15 @@ static wd_code verify_rotation(const wd_dsse *env, const wd_roster *prev, int64_
             goto fail;
         }
         if (r->version - 1 != prev->version) {
+            char gap[48] = "";
+            if (r->version - prev->version > 2)
+                snprintf(gap, sizeof gap, " to %lld", (long long)r->version - 1);
             c = wd_err_set(e, WD_E_UNTRUSTED_ROOT,
                            "roster: version %lld does not follow version %lld; the chain has a "
-                           "gap (fetch versions %lld to %lld first)",
+                           "gap (fetch %s %lld%s first)",
                            (long long)r->version, (long long)prev->version,
-                           (long long)prev->version + 1, (long long)r->version - 1);
+                           r->version - prev->version == 2 ? "version" : "versions",
+                           (long long)prev->version + 1, gap);
             goto fail;
         }
     }
@@ -1089,7 +1205,7 @@ wd_code wd_roster_sign(const wd_roster *r, wd_key *const *keys, size_t nkeys, ch
     wd_code c = wd_roster_encode(r, &payload, &plen, e);
     if (c != WD_OK)
         return c;
-    c = wd_dsse_sign(WD_ROSTER_PAYLOAD_TYPE, (const unsigned char *)payload, plen, keys, nkeys,
+    c = wd_dsse_sign_draft(WD_ROSTER_PAYLOAD_TYPE, (const unsigned char *)payload, plen, keys, nkeys,
                      out, outlen, e);
     free(payload);
     return c;

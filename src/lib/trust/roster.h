@@ -89,7 +89,8 @@ wd_code wd_roster_verify(const unsigned char *buf, size_t len, const char *pin,
  *   a root key (WD_E_UNTRUSTED_ROOT), then signatures: none by a root key of this roster (e.g.
  *   only by keys of "keys", or by unknown keys) is WD_E_UNTRUSTED_ROOT; the pinned key must
  *   itself be one of the valid root signers that count (else WD_E_UNTRUSTED_ROOT, or the
- *   code for why its signature did not count): otherwise anyone could list the pinned public
+ *   code for why its signature did not count; when the pinned key is revoked in this
+ *   roster, the message says so and to replay the chain of rosters with --previous): otherwise anyone could list the pinned public
  *   key beside a root key of their own and sign with that; then expiry (now >= expires_at is
  *   WD_E_EXPIRED). A follower whose pinned key has left the root set reaches newer rosters
  *   by rotation only.
@@ -127,6 +128,31 @@ int wd_roster_threshold(const wd_roster *r, wd_purpose p);
 wd_code wd_roster_check_signatures(const wd_roster *r, const wd_dsse *env, wd_purpose p,
                                    int64_t now, wd_err *e);
 
+/* How far an envelope's signatures go toward one purpose's threshold in a roster. */
+typedef struct wd_sig_count {
+    wd_purpose purpose;
+    int threshold;      /* wd_roster_threshold(r, purpose) */
+    size_t counted;     /* distinct keys whose valid signatures count (as the verifier counts) */
+    size_t eligible;    /* keys of the roster that could count now: active, in their window,
+                         * carrying the purpose (root keys for WD_PURPOSE_ROSTER_ROOT) */
+    size_t signatures;  /* signatures the envelope carries, counting or not */
+} wd_sig_count;
+
+/* Count env's signatures for purpose p at now exactly as wd_roster_check_signatures does
+ * (root keys against root.threshold for WD_PURPOSE_ROSTER_ROOT), without deciding: for the
+ * status of a draft being signed. An envelope with 0 signatures is allowed. On error *out is
+ * zeroed. Pure. */
+wd_code wd_roster_count(const wd_roster *r, const wd_dsse *env, wd_purpose p, int64_t now,
+                        wd_sig_count *out, wd_err *e);
+
+/* Would a valid signature by keyid count toward p in r at now? WD_OK when it would. Otherwise
+ * the code the verifier gives such a signature, with a message naming the key and the roster:
+ * not in the roster, a root key for another purpose, or another key for roster-root ->
+ * WD_E_WRONG_PURPOSE; revoked -> WD_E_REVOKED_KEY; outside its window -> WD_E_EXPIRED_KEY;
+ * lacking p -> WD_E_WRONG_PURPOSE. Pure. */
+wd_code wd_roster_key_counts(const wd_roster *r, const char *keyid, wd_purpose p, int64_t now,
+                             wd_err *e);
+
 /* Free r and everything it owns; NULL is allowed. */
 void wd_roster_free(wd_roster *r);
 
@@ -160,7 +186,7 @@ wd_roster_key *wd_roster_find(const wd_roster *r, const char *keyid, bool *is_ro
 wd_code wd_roster_encode(const wd_roster *r, char **out, size_t *outlen, wd_err *e);
 
 /* wd_roster_encode, then a DSSE envelope of type WD_ROSTER_PAYLOAD_TYPE signed by every key
- * (private halves; 1..16). Caller frees *out; on error *out is NULL. This does not check that
+ * (private halves; 0..16: with none, an unsigned draft that no verifier accepts). Caller frees *out; on error *out is NULL. This does not check that
  * the signers meet any threshold: verify the result with wd_roster_verify for that. */
 wd_code wd_roster_sign(const wd_roster *r, wd_key *const *keys, size_t nkeys, char **out,
                        size_t *outlen, wd_err *e);
