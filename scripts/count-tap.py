@@ -1,27 +1,40 @@
 #!/usr/bin/env python3
 """count-tap.py — count TAP test points in meson test logs (and plain TAP files); print
-'N passed, N failed' last.
+'N passed, N failed, N skipped' last.
 
 usage: count-tap.py TESTLOG.json... [--tap NAME:FILE:EXITCODE ...]
 
 A test program that crashed, timed out, exited non-zero or printed no test point counts as one
-failure, so a suite cannot pass by saying nothing. Exit 1 when anything failed."""
+failure, so a suite cannot pass by saying nothing. A program that skips itself as a whole
+("1..0 # SKIP why", meson's SKIP) counts as one skipped, with its reason printed; a point marked
+"# SKIP" or "# TODO" counts as skipped too, never as passed. Exit 1 when anything failed."""
 import json
 import re
 import sys
 
-passed = failed = 0
+passed = failed = skipped = 0
+DIRECTIVE = r"[^\n#]*#\s*(?:SKIP|TODO)"
 
 
-def count(name, out, good):
-    """Add the points of one program's TAP output; good is whether the program itself passed."""
-    global passed, failed
-    ok = len(re.findall(r"^ok \d+", out, re.M))
-    bad = len(re.findall(r"^not ok \d+", out, re.M))
+def count(name, out, good, skip=False):
+    """Add the points of one program's TAP output; good is whether the program itself passed,
+    skip whether it skipped itself as a whole."""
+    global passed, failed, skipped
+    if skip:
+        m = re.search(r"^1\.\.0\s*#\s*SKIP\s*(.*)$", out, re.M | re.I)
+        print(f"count-tap: {name}: skipped: {m.group(1) if m else 'no reason given'}")
+        skipped += 1
+        return
+    marked = len(re.findall(r"^(?:not )?ok \d+" + DIRECTIVE, out, re.M | re.I))
+    ok = len(re.findall(r"^ok \d+", out, re.M)) - \
+        len(re.findall(r"^ok \d+" + DIRECTIVE, out, re.M | re.I))
+    bad = len(re.findall(r"^not ok \d+", out, re.M)) - \
+        len(re.findall(r"^not ok \d+" + DIRECTIVE, out, re.M | re.I))
+    skipped += marked
     if not good and bad == 0:
         bad = 1  # crashed, timed out, or broke its plan without a failing point
         print(f"count-tap: {name}: failed without a failing test point")
-    if ok + bad == 0:
+    if ok + bad + marked == 0:
         bad = 1
         print(f"count-tap: {name}: no test points")
     passed += ok
@@ -48,7 +61,8 @@ while args:
         continue
     for line in lines:
         rec = json.loads(line)
-        count(rec.get("name"), rec.get("stdout") or "",
-              rec.get("result", "") in ("OK", "EXPECTEDFAIL"))
-print(f"{passed} passed, {failed} failed")
+        result = rec.get("result", "")
+        count(rec.get("name"), rec.get("stdout") or "", result in ("OK", "EXPECTEDFAIL"),
+              skip=result == "SKIP")
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
