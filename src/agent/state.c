@@ -41,7 +41,8 @@ struct wd_agent_state {
     unsigned crash_hits;          /* steps counted for WD_AGENT_CRASH_ENV */
     wd_roster *roster;            /* held roster, verified from the pin through rosters/ */
     wd_bundle *bundle;            /* verified active bundle */
-    char bundle_name[128];        /* "<version>-<hex>" */
+    char bundle_name[128];        /* "<version>-<hex>" of the verified active bundle */
+    char active_link[128];        /* what `active` names, verified or not */
     wd_policy *policy;            /* compiled from the active policy.yaml */
     int64_t floor;
     wd_kill *kill;                /* applied */
@@ -549,6 +550,7 @@ static void unload(wd_agent_state *s)
     s->kill = NULL;
     s->kill_seen = NULL;
     s->bundle_name[0] = '\0';
+    s->active_link[0] = '\0';
     s->floor = 0;
     s->fail_code = WD_OK;
     s->fail_msg[0] = '\0';
@@ -613,6 +615,7 @@ static wd_code reload(wd_agent_state *s, int64_t now, wd_err *e)
     wd_err_clear(&le);
     c = read_active(s->dir, name, sizeof name, &exists, &le);
     if (c == WD_OK && exists) {
+        snprintf(s->active_link, sizeof s->active_link, "%s", name);
         c = load_bundle_dir(s, name, now, &s->bundle, &s->policy, &le);
         if (c == WD_E_NOMEM) {
             *e = le;
@@ -933,10 +936,20 @@ wd_code wd_agent_apply_bundle(wd_agent_state *s, const unsigned char *buf, size_
         return c;
     wd_bundle_step step;
     int64_t floor = s->floor;
-    char note[200];
-    c = wd_bundle_transition(s->fail_code == WD_OK ? s->bundle : NULL, s->floor, b, auth,
-                             auth_len, s->roster, &s->cfg.follower, now, &step, &floor, note,
-                             sizeof note, e);
+    char note[200], name[128];
+    bundle_dir_name(b, name, sizeof name);
+    if (s->bundle == NULL && s->active_link[0] != '\0' && strcmp(s->active_link, name) == 0) {
+        /* the bundle `active` names did not verify on disk, and here are its verified bytes:
+         * a repair, not a transition (the floor stays) */
+        step = WD_BUNDLE_FORWARD;
+        snprintf(note, sizeof note, "version %lld rewritten: the stored copy did not verify",
+                 (long long)b->version);
+        c = WD_OK;
+    } else {
+        c = wd_bundle_transition(s->bundle, s->floor, b, auth,
+                                 auth_len, s->roster, &s->cfg.follower, now, &step, &floor,
+                                 note, sizeof note, e);
+    }
     if (c != WD_OK) {
         wd_bundle_free(b);
         return c;
@@ -962,8 +975,7 @@ wd_code wd_agent_apply_bundle(wd_agent_state *s, const unsigned char *buf, size_
     wd_policy_unref(pol);
     pol = NULL;
 
-    char name[128], tmpdir[PATH_MAX], dst[PATH_MAX], bdir[PATH_MAX], prev[128];
-    bundle_dir_name(b, name, sizeof name);
+    char tmpdir[PATH_MAX], dst[PATH_MAX], bdir[PATH_MAX], prev[128];
     snprintf(prev, sizeof prev, "%s", s->bundle_name);
     bool ok = path_in(s->dir, "bundles", bdir, sizeof bdir, e);
     if (ok && (snprintf(tmpdir, sizeof tmpdir, "%s/.tmp-%s", bdir, name) >= (int)sizeof tmpdir ||
