@@ -344,7 +344,11 @@ static int do_apply(int argc, char **argv, bool verify_only)
             goto status_out;
         }
         changed = changed || res.changed;
-        printf("%s: %s\n", shown, res.note);
+        const char *what = files[i].kind == 1 ? wd_bundle_step_name((wd_bundle_step)res.step)
+                           : honor           ? wd_kill_step_name((wd_kill_step)res.step)
+                           : res.changed     ? "verified, not applied"
+                                             : wd_kill_step_name((wd_kill_step)res.step);
+        printf("%s: %s: %s\n", shown, what, res.note);
     }
 status_out:
     if (changed) {
@@ -454,6 +458,16 @@ static int do_status(int argc, char **argv)
         json_decref(o);
         fprintf(stderr, "warden: %s: not a status the agent wrote\n", path);
         return 1;
+    }
+    /* the last error as recorded now (a re-open may have found a new one) */
+    char lp[4096];
+    if (snprintf(lp, sizeof lp, "%s/last_error.json", dir) < (int)sizeof lp &&
+        wd_read_file(lp, 8192, &buf, &len, &e) == WD_OK) {
+        json_t *le = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(le))
+            json_object_set(o, "last_error", le);
+        json_decref(le);
+        free(buf);
     }
     /* the policy state now, as `warden run --state-dir` would enforce it */
     wd_agent_view v;
