@@ -58,12 +58,12 @@ for ((i = 1; i <= N; i++)); do
         next=$((kc + 1))
         "$W" kill create --org acme --fleet prod --env eu1 --instances '*' --state inactive \
             --counter "$next" --reason "drill $i" --sign k1 --sign k2 --out k >/dev/null
-        (WARDEN_TEST_CRASH_AT="*:$n" "$W" agent apply "${F[@]}" k >/dev/null 2>"err.$i") 2>/dev/null
+        { WARDEN_TEST_CRASH_AT="*:$n" "$W" agent apply "${F[@]}" k >/dev/null 2>"err.$i"; } 2>/dev/null
     else
         kind=bundle
         next=$((cur + 1))
         [ -e "b$next" ] || mk_bundle "$next" "b$cur"
-        (WARDEN_TEST_CRASH_AT="*:$n" "$W" agent apply "${F[@]}" "b$next" >/dev/null 2>"err.$i") 2>/dev/null
+        { WARDEN_TEST_CRASH_AT="*:$n" "$W" agent apply "${F[@]}" "b$next" >/dev/null 2>"err.$i"; } 2>/dev/null
     fi
     rc=$?
     if [ "$rc" -eq 137 ]; then crashed=$((crashed + 1));

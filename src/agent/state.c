@@ -29,8 +29,6 @@
 
 /* Longest ETag kept, in bytes. */
 #define ETAG_MAX 256
-/* Bundle directories kept besides the active one (the previous active ones, newest first). */
-#define KEEP_OLD_BUNDLES 2
 /* Most rosters in the stored chain. */
 #define MAX_CHAIN 4096
 
@@ -913,8 +911,8 @@ static wd_code write_new_file(wd_agent_state *s, const char *dir, const char *na
     return WD_OK;
 }
 
-/* Keep the active bundle directory, the previous active one and KEEP_OLD_BUNDLES in all;
- * remove the others (after the switch is durable: nothing refers to them). */
+/* Keep the active bundle directory and the previously active one; remove the others (after
+ * the switch is durable: nothing refers to them). */
 static void prune_bundles(wd_agent_state *s, const char *keep1, const char *keep2)
 {
     char p[PATH_MAX];
