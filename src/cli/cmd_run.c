@@ -42,7 +42,7 @@ extern char **environ;
 #define RECHECK_S 30
 
 static const char usage_run[] =
-    "usage: warden run [--policy FILE | --state-dir DIR] [--name NAME] [--profile PROFILE]\n"
+    "usage: warden run [--policy FILE] [--state-dir DIR] [--name NAME] [--profile PROFILE]\n"
     "                  [--env K=V...] [--label K=V...] -- CMD [ARGS...]\n"
     "\n"
     "Start the MCP server CMD (stdio transport) only if the gate allows it. The RunConfig the\n"
