@@ -98,7 +98,9 @@ static char *bundle_env(int64_t v, const char *prev, const char *p, int64_t exp,
                           "policy_yaml", p, "policy_sha256", dig);
     assert_non_null(o);
     wd_key *keys[] = {F.bsign};
-    return sign_obj(WD_BUNDLE_PAYLOAD_TYPE, o, keys, 1, len);
+    char *env = sign_obj(WD_BUNDLE_PAYLOAD_TYPE, o, keys, 1, len);
+    json_decref(o);
+    return env;
 }
 
 static char *kill_env(int64_t n, const char *st, const char *reason, size_t *len)
@@ -111,7 +113,9 @@ static char *kill_env(int64_t n, const char *st, const char *reason, size_t *len
                           tjson(T0 + 23 * HOUR));
     assert_non_null(o);
     wd_key *keys[] = {F.kill1, F.kill2};
-    return sign_obj(WD_KILL_PAYLOAD_TYPE, o, keys, 2, len);
+    char *env = sign_obj(WD_KILL_PAYLOAD_TYPE, o, keys, 2, len);
+    json_decref(o);
+    return env;
 }
 
 /* A listing of every file (path, size, content digest) and symlink target under dir. */
