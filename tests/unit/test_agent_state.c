@@ -278,6 +278,10 @@ static void test_apply_and_reopen(void **state)
     assert_non_null(v.policy);
     assert_int_equal(v.bundle_version, 1);
     wd_agent_view_clear(&v);
+    assert_int_equal(wd_agent_view_load(x->dir, T0 + DAY + HOUR - 1, &v, &e), WD_OK);
+    assert_int_equal(v.state, WD_PSTATE_STALE); /* within the grace: still enforces */
+    assert_non_null(v.policy);
+    wd_agent_view_clear(&v);
     assert_int_equal(wd_agent_view_load(x->dir, T0 + DAY + HOUR, &v, &e), WD_OK);
     assert_int_equal(v.state, WD_PSTATE_DENY_ALL);
     assert_null(v.policy);
