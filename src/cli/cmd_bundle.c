@@ -72,7 +72,8 @@ static const char usage_create[] =
 static const char usage_verify[] =
     "usage: warden bundle verify --roster FILE --pin DIGEST [--previous ROSTER...]\n"
     "         --org ORG --fleet FLEET --env ENV --instance ID [--label K=V...]\n"
-    "         [--current BUNDLE] [--floor N] [--rollback AUTH] [--at TIME] BUNDLE\n"
+    "         [--current BUNDLE] [--floor N] [--rollback AUTH] [--at TIME]\n"
+    "         [--write-policy FILE [--force]] BUNDLE\n"
     "\n"
     "Verify BUNDLE as the follower ORG/FLEET/ENV/ID would: the roster against the pinned root\n"
     "fingerprint (through the --previous rosters, if any), then the bundle's envelope,\n"
@@ -101,6 +102,10 @@ static const char usage_verify[] =
     "                     default 0, or the --current bundle's version when higher)\n"
     "  --rollback AUTH    rollback authorization, needed to accept a lower version\n"
     "  --at TIME          evaluate validity at TIME instead of now (YYYY-MM-DDTHH:MM:SSZ)\n"
+    "  --write-policy FILE  once everything is accepted, write the bundle's policy document\n"
+    "                     (the exact signed bytes) to FILE, for hosts managed by files; nothing\n"
+    "                     is written on a rejection\n"
+    "  --force            replace FILE when it exists (default: refuse, exit 1)\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit codes: 0 accepted or no-op, 1 operational error, 2 usage error, 3 rejected.\n";
@@ -205,9 +210,11 @@ static int do_create(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
-    if (!policy || !o.org || !o.fleet || !o.env || !version || !o.out)
-        return cli_usage_error(usage_create,
-                               "--policy, --org, --fleet, --env, --version and --out are required");
+    int miss = msgcli_require(usage_create, "--policy", policy, "--org", o.org, "--fleet", o.fleet,
+                              "--env", o.env, "--version", version, "--out", o.out,
+                              (const char *)NULL);
+    if (miss >= 0)
+        return miss;
     if (o.nsigns == 0 && !o.draft)
         return cli_usage_error(usage_create,
                                "at least one --sign KEY is required (or --draft, to write it "
@@ -349,12 +356,15 @@ static int do_verify(int argc, char **argv)
         {"current", required_argument, NULL, 'c'},
         {"floor", required_argument, NULL, 'F'},
         {"rollback", required_argument, NULL, 'R'},
+        {"write-policy", required_argument, NULL, 'W'},
+        {"force", no_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     msgcli_verify o;
     memset(&o, 0, sizeof o);
-    const char *current = NULL, *rollback = NULL, *floor_arg = NULL;
+    const char *current = NULL, *rollback = NULL, *floor_arg = NULL, *write_policy = NULL;
+    bool force = false;
     int ch;
     opterr = 0;
     optind = 1;
@@ -368,10 +378,14 @@ static int do_verify(int argc, char **argv)
         case 'c': current = optarg; break;
         case 'F': floor_arg = optarg; break;
         case 'R': rollback = optarg; break;
+        case 'W': write_policy = optarg; break;
+        case 'X': force = true; break;
         case 'h': return cli_help(usage_verify);
         default: return msgcli_bad_option(usage_verify, argv);
         }
     }
+    if (force && write_policy == NULL)
+        return cli_usage_error(usage_verify, "--force goes with --write-policy");
     int64_t floor = 0;
     if (floor_arg != NULL && !msgcli_parse_int(floor_arg, 0, WD_MAX_SAFE_INTEGER, &floor))
         return cli_usage_error(usage_verify, "--floor: '%s' is not an integer in 0 .. %lld",
@@ -403,6 +417,10 @@ static int do_verify(int argc, char **argv)
     if (c == WD_OK)
         c = wd_bundle_transition(cur, floor, b, rollback ? auth : NULL, auth_len, o.r, &o.f,
                                  o.now, &step, &next_floor, note, sizeof note, &e);
+    if (c == WD_OK && write_policy != NULL) {
+        c = msgcli_write_out(write_policy, b->policy_yaml, b->policy_len, force, &e);
+        wd_msg_prefix(c, &e, "--write-policy");
+    }
     if (c == WD_OK) {
         char nb[WD_TIME_STRLEN + 1], ex[WD_TIME_STRLEN + 1], aud[512];
         wd_time_format(b->not_before, nb);
@@ -417,6 +435,12 @@ static int do_verify(int argc, char **argv)
         if (rollback && step != WD_BUNDLE_ROLLBACK)
             printf("note: --rollback was not needed: this is not a rollback\n");
         printf("floor: %lld\n", (long long)next_floor);
+        if (write_policy != NULL) {
+            char wp[WD_ERR_MSG_MAX];
+            printf("policy written to %s (%zu bytes, %s)\n",
+                   wd_clean_text(write_policy, wp, sizeof wp), b->policy_len,
+                   b->policy_sha256);
+        }
         msgcli_print_roster(o.r, o.nprevious);
         rc = 0;
     } else {

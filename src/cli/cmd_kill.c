@@ -133,9 +133,11 @@ static int do_create(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error(usage_create, "unexpected argument: %s", argv[optind]);
-    if (!o.org || !o.fleet || !o.env || !state || !counter || !reason || !o.out)
-        return cli_usage_error(usage_create, "--org, --fleet, --env, --state, --counter, "
-                                             "--reason and --out are required");
+    int miss = msgcli_require(usage_create, "--org", o.org, "--fleet", o.fleet, "--env", o.env,
+                              "--state", state, "--counter", counter, "--reason", reason,
+                              "--out", o.out, (const char *)NULL);
+    if (miss >= 0)
+        return miss;
     if (o.nsigns == 0 && !o.draft)
         return cli_usage_error(usage_create,
                                "at least one --sign KEY is required (or --draft, to write it "

@@ -5,6 +5,7 @@
 #include "msgcli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,22 @@
 
 #include "cli.h"
 #include "base/base.h"
+
+int msgcli_require(const char *usage, ...)
+{
+    va_list ap;
+    va_start(ap, usage);
+    const char *name;
+    while ((name = va_arg(ap, const char *)) != NULL) {
+        const char *value = va_arg(ap, const char *);
+        if (value == NULL) {
+            va_end(ap);
+            return cli_usage_error(usage, "missing %s", name);
+        }
+    }
+    va_end(ap);
+    return -1;
+}
 
 int msgcli_bad_option(const char *usage, char **argv)
 {
@@ -217,9 +234,11 @@ int msgcli_verify_start(msgcli_verify *o, int argc, const char *noun, const char
     o->r = NULL;
     if (argc - optind != 1)
         return cli_usage_error(usage, "give exactly one %s", noun);
-    if (!o->roster || !o->pin || !o->org || !o->fleet || !o->env || !o->instance)
-        return cli_usage_error(usage, "--roster, --pin, --org, --fleet, --env and "
-                                      "--instance are required");
+    int miss = msgcli_require(usage, "--roster", o->roster, "--pin", o->pin, "--org", o->org,
+                              "--fleet", o->fleet, "--env", o->env, "--instance", o->instance,
+                              (const char *)NULL);
+    if (miss >= 0)
+        return miss;
     wd_err_clear(e);
     o->now = wd_now();
     if (o->at && wd_time_parse(o->at, &o->now, e) != WD_OK)

@@ -24,6 +24,11 @@
  * the usage text, on stderr; return 2. Nothing is allocated. */
 int msgcli_bad_option(const char *usage, char **argv);
 
+/* Check required flags: pairs of (flag name, its value) ended by NULL. Returns -1 when every
+ * value is set; otherwise the usage error naming the first missing flag ("missing --org"),
+ * exit code 2. */
+int msgcli_require(const char *usage, ...) __attribute__((sentinel));
+
 /* ---- create ---- */
 
 /* The flags every create command takes. Nothing is owned: the strings point into argv. The
