@@ -41,7 +41,7 @@ expect "08 create with a bad --state" 2 "--state" -- create --instances '*' --st
     --counter 1 --reason x "${SIGN2[@]}" --out x.k
 expect "09 create with a non-numeric --counter" 2 "--counter" -- create --instances '*' \
     --state active --counter x --reason x "${SIGN2[@]}" --out x.k
-expect "10 create without --reason" 2 "required" -- create --instances '*' --state active \
+expect "10 create without --reason" 2 "missing --reason" -- create --instances '*' --state active \
     --counter 1 "${SIGN2[@]}" --out x.k
 check "11 no file left behind by usage errors" test ! -e x.k
 

@@ -46,7 +46,7 @@ for f in --roster --pin --org --fleet --env --instance --label --at --help; do
     check "07 verify --help documents $f" grep -qE -- "^ +(-h, )?$f " "$T/out"
 done
 expect "08 unknown rollback command" 2 "unknown command" -- "$W" rollback frob
-expect "09 create without --target" 2 "required" -- create --instances '*' --current b42 \
+expect "09 create without --target" 2 "missing --target" -- create --instances '*' --current b42 \
     --reason x "${SIGN2[@]}" --out x.a
 check "10 nothing written by a usage error" test ! -e x.a
 
