@@ -56,5 +56,6 @@ int cmd_pki(int argc, char **argv);
 int cmd_leader(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

@@ -31,6 +31,7 @@ static const cli_group groups[] = {
     {"leader", "run the control plane that followers poll", cmd_leader},
     {"publish", "send a signed bundle, kill, rollback or roster to a leader", cmd_publish},
     {"status", "show the fleet as a leader sees it", cmd_status},
+    {"agent", "apply signed files to this host's state directory; the follower", cmd_agent},
 };
 
 static int usage(FILE *f)
