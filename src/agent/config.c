@@ -112,7 +112,14 @@ bool wd_agent_addr_valid(const char *s)
         return false;
     if (s[0] != '[' && strchr(s, ':') != colon)
         return false;
-    return evutil_parse_sockaddr_port(s, (struct sockaddr *)&ss, &len) == 0;
+    /* evutil refuses port 0, which lets the kernel choose: check the address with port 1 */
+    char tmp[128];
+    size_t hl = (size_t)(colon - s);
+    if (hl == 0 || hl + 3 > sizeof tmp)
+        return false;
+    memcpy(tmp, s, hl);
+    memcpy(tmp + hl, ":1", 3);
+    return evutil_parse_sockaddr_port(tmp, (struct sockaddr *)&ss, &len) == 0;
 }
 
 /* ---- blocks ---- */

@@ -322,6 +322,7 @@ static wd_code walk_rosters(worker *w, size_t *applied, wd_err *e)
         pthread_mutex_lock(&a->state_mu);
         const wd_roster *held = a->state ? wd_agent_state_roster(a->state) : NULL;
         long long next = held ? (long long)held->version + 1 : 1;
+        bool have = held != NULL;
         pthread_mutex_unlock(&a->state_mu);
         char path[96];
         snprintf(path, sizeof path, API "/roster/%lld", next);
@@ -329,6 +330,19 @@ static wd_code walk_rosters(worker *w, size_t *applied, wd_err *e)
         wd_code rc = get(w, path, NULL, WD_MAX_ROSTER_ENVELOPE, &r, e);
         if (rc != WD_OK)
             return wd_err_prefix(e, rc, "roster %lld", next);
+        bool newest = false;
+        if (r.status == 404) {
+            /* No next version: the leader's newest roster may still be ahead of this host (a
+             * gap in the chain: accepted by nobody, refused as untrusted-root), or this host
+             * holds none and the leader lacks version 1 (then the newest is bootstrapped from
+             * the pin like any first roster). */
+            newest = true;
+            wd_fleet_response_free(&r);
+            snprintf(path, sizeof path, API "/roster");
+            rc = get(w, path, NULL, WD_MAX_ROSTER_ENVELOPE, &r, e);
+            if (rc != WD_OK)
+                return wd_err_prefix(e, rc, "roster");
+        }
         if (r.status == 404) {
             wd_fleet_response_free(&r);
             return WD_OK;
@@ -342,17 +356,32 @@ static wd_code walk_rosters(worker *w, size_t *applied, wd_err *e)
         pthread_mutex_lock(&a->state_mu);
         rc = a->state ? wd_agent_apply_roster(a->state, r.body, r.body_len, wd_now(), &res, e)
                       : wd_err_set(e, WD_E_IO, "the state directory is not open");
+        const wd_roster *now_held = rc == WD_OK ? wd_agent_state_roster(a->state) : NULL;
+        long long got = now_held ? (long long)now_held->version : next;
         pthread_mutex_unlock(&a->state_mu);
         wd_fleet_response_free(&r);
+        if (rc == WD_E_STALE && newest && have)
+            return WD_OK; /* the leader's newest is not ahead of this host: nothing to walk */
         if (rc != WD_OK)
-            return wd_err_prefix(e, rc, "roster %lld", next);
+            return wd_err_prefix(e, rc, newest ? "the leader's newest roster" : "roster %lld",
+                                 next);
+        if (!res.changed)
+            return WD_OK; /* the roster this host holds: the chain ends here */
         wd_agent_metrics_apply(&a->metrics, 2);
         (*applied)++;
         char v[32];
-        snprintf(v, sizeof v, "%lld", next);
+        snprintf(v, sizeof v, "%lld", got);
         wd_agent_log(&a->log, WD_AGENT_LOG_INFO, "roster-applied", "version", v, NULL);
     }
     return WD_OK;
+}
+
+/* Rejections a newer roster could turn into an acceptance: no roster or a gap, a signer or
+ * purpose the held roster does not know, the held roster expired. */
+static bool walk_may_help(wd_code rc)
+{
+    return rc == WD_E_UNTRUSTED_ROOT || rc == WD_E_BAD_SIGNATURE || rc == WD_E_THRESHOLD ||
+           rc == WD_E_WRONG_PURPOSE || rc == WD_E_EXPIRED;
 }
 
 /* Apply a 200's body through the state library (the roster walk on untrusted-root). */
@@ -371,9 +400,10 @@ static wd_code apply_body(worker *w, const wd_fleet_response *r, const unsigned 
         else
             rc = wd_agent_apply_kill(a->state, r->body, r->body_len, wd_now(), res, e);
         pthread_mutex_unlock(&a->state_mu);
-        if (rc != WD_E_UNTRUSTED_ROOT || attempt == 1)
+        if (!walk_may_help(rc) || attempt == 1)
             break;
-        /* The message may be signed under a roster this host does not hold yet. */
+        /* The message may be signed under a roster this host does not hold yet (a key added
+         * since, or no roster at all). */
         wd_err we;
         size_t n = 0;
         wd_code wrc = walk_rosters(w, &n, &we);
