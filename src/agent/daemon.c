@@ -490,7 +490,10 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
                 snprintf(apath, sizeof apath, API "/rollback-authorizations/%s", rid);
                 wd_fleet_response ar;
                 rc = get(w, apath, NULL, WD_MAX_ROLLBACK_ENVELOPE, &ar, &e);
-                if (rc == WD_OK && ar.status != 200) {
+                if (rc == WD_OK && ar.status == 404) {
+                    /* no such authorization: the older bundle is judged without one (stale) */
+                    wd_fleet_response_free(&ar);
+                } else if (rc == WD_OK && ar.status != 200) {
                     rc = wd_err_set(&e, WD_E_IO, "GET %s: the leader answered %ld", apath,
                                     ar.status);
                     wd_fleet_response_free(&ar);
