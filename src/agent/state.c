@@ -29,8 +29,6 @@
 
 /* Longest ETag kept, in bytes. */
 #define ETAG_MAX 256
-/* Bundle directories kept besides the active one (the previous active ones, newest first). */
-#define KEEP_OLD_BUNDLES 2
 /* Most rosters in the stored chain. */
 #define MAX_CHAIN 4096
 
@@ -41,7 +39,8 @@ struct wd_agent_state {
     unsigned crash_hits;          /* steps counted for WD_AGENT_CRASH_ENV */
     wd_roster *roster;            /* held roster, verified from the pin through rosters/ */
     wd_bundle *bundle;            /* verified active bundle */
-    char bundle_name[128];        /* "<version>-<hex>" */
+    char bundle_name[128];        /* "<version>-<hex>" of the verified active bundle */
+    char active_link[128];        /* what `active` names, verified or not */
     wd_policy *policy;            /* compiled from the active policy.yaml */
     int64_t floor;
     wd_kill *kill;                /* applied */
@@ -549,6 +548,7 @@ static void unload(wd_agent_state *s)
     s->kill = NULL;
     s->kill_seen = NULL;
     s->bundle_name[0] = '\0';
+    s->active_link[0] = '\0';
     s->floor = 0;
     s->fail_code = WD_OK;
     s->fail_msg[0] = '\0';
@@ -613,6 +613,7 @@ static wd_code reload(wd_agent_state *s, int64_t now, wd_err *e)
     wd_err_clear(&le);
     c = read_active(s->dir, name, sizeof name, &exists, &le);
     if (c == WD_OK && exists) {
+        snprintf(s->active_link, sizeof s->active_link, "%s", name);
         c = load_bundle_dir(s, name, now, &s->bundle, &s->policy, &le);
         if (c == WD_E_NOMEM) {
             *e = le;
@@ -642,10 +643,19 @@ static wd_code reload(wd_agent_state *s, int64_t now, wd_err *e)
         s->kill_seen = NULL;
     load_etag(s, WD_ETAG_POLICY);
     load_etag(s, WD_ETAG_KILL);
-    /* tell the runner, and keep the reason as the last error when it is a new one */
-    c = write_enforce(s, e);
-    if (c != WD_OK)
-        return c;
+    /* tell the runner (once anything was ever applied: opening an empty directory writes
+     * nothing), and keep the reason as the last error when it is a new one */
+    char ep[PATH_MAX], rp[PATH_MAX], ap[PATH_MAX];
+    struct stat est;
+    if (path_in(s->dir, "enforce.json", ep, sizeof ep, &le) &&
+        path_in(s->dir, "roster.json", rp, sizeof rp, &le) &&
+        path_in(s->dir, "active", ap, sizeof ap, &le) &&
+        (s->fail_code != WD_OK || lstat(ep, &est) == 0 || lstat(rp, &est) == 0 ||
+         lstat(ap, &est) == 0)) {
+        c = write_enforce(s, e);
+        if (c != WD_OK)
+            return c;
+    }
     if (s->fail_code != WD_OK) {
         unsigned char *old = NULL;
         size_t olen = 0;
@@ -742,16 +752,12 @@ wd_code wd_agent_state_open(const wd_agent_config *cfg, int64_t now, wd_agent_st
     s->cfg = *cfg;
     s->lockfd = -1;
     snprintf(s->dir, sizeof s->dir, "%s", cfg->state_dir);
-    char p[PATH_MAX];
+    /* the lock is on the directory itself, so that opening writes nothing */
     c = make_dir(s->dir, e);
-    const char *subs[] = {"bundles", "rosters", "spool"};
-    for (size_t i = 0; i < 3 && c == WD_OK; i++)
-        if (path_in(s->dir, subs[i], p, sizeof p, e))
-            c = make_dir(p, e);
-    if (c == WD_OK && path_in(s->dir, ".lock", p, sizeof p, e)) {
-        s->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (c == WD_OK) {
+        s->lockfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->lockfd < 0)
-            c = wd_err_set(e, WD_E_IO, "cannot open %s: %s", p, strerror(errno));
+            c = wd_err_set(e, WD_E_IO, "cannot open %s: %s", s->dir, strerror(errno));
         else if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0)
             c = wd_err_set(e, WD_E_IO,
                            "the state directory %s is in use by another warden agent process",
@@ -818,6 +824,21 @@ const char *wd_agent_state_etag(const wd_agent_state *s, wd_etag_kind k)
 }
 
 /* ---- applying ---- */
+
+/* bundles/, rosters/ and spool/, created (0700) before the first write of an apply. */
+static wd_code ensure_layout(const wd_agent_state *s, wd_err *e)
+{
+    const char *subs[] = {"bundles", "rosters", "spool"};
+    char p[PATH_MAX];
+    for (size_t i = 0; i < 3; i++) {
+        if (!path_in(s->dir, subs[i], p, sizeof p, e))
+            return WD_E_USAGE;
+        wd_code c = make_dir(p, e);
+        if (c != WD_OK)
+            return c;
+    }
+    return WD_OK;
+}
 
 /* The held roster, usable for a new message at now. */
 static wd_code usable_roster(const wd_agent_state *s, int64_t now, wd_err *e)
@@ -890,8 +911,8 @@ static wd_code write_new_file(wd_agent_state *s, const char *dir, const char *na
     return WD_OK;
 }
 
-/* Keep the active bundle directory, the previous active one and KEEP_OLD_BUNDLES in all;
- * remove the others (after the switch is durable: nothing refers to them). */
+/* Keep the active bundle directory and the previously active one; remove the others (after
+ * the switch is durable: nothing refers to them). */
 static void prune_bundles(wd_agent_state *s, const char *keep1, const char *keep2)
 {
     char p[PATH_MAX];
@@ -933,10 +954,20 @@ wd_code wd_agent_apply_bundle(wd_agent_state *s, const unsigned char *buf, size_
         return c;
     wd_bundle_step step;
     int64_t floor = s->floor;
-    char note[200];
-    c = wd_bundle_transition(s->fail_code == WD_OK ? s->bundle : NULL, s->floor, b, auth,
-                             auth_len, s->roster, &s->cfg.follower, now, &step, &floor, note,
-                             sizeof note, e);
+    char note[200], name[128];
+    bundle_dir_name(b, name, sizeof name);
+    if (s->bundle == NULL && s->active_link[0] != '\0' && strcmp(s->active_link, name) == 0) {
+        /* the bundle `active` names did not verify on disk, and here are its verified bytes:
+         * a repair, not a transition (the floor stays) */
+        step = WD_BUNDLE_FORWARD;
+        snprintf(note, sizeof note, "version %lld rewritten: the stored copy did not verify",
+                 (long long)b->version);
+        c = WD_OK;
+    } else {
+        c = wd_bundle_transition(s->bundle, s->floor, b, auth,
+                                 auth_len, s->roster, &s->cfg.follower, now, &step, &floor,
+                                 note, sizeof note, e);
+    }
     if (c != WD_OK) {
         wd_bundle_free(b);
         return c;
@@ -962,8 +993,7 @@ wd_code wd_agent_apply_bundle(wd_agent_state *s, const unsigned char *buf, size_
     wd_policy_unref(pol);
     pol = NULL;
 
-    char name[128], tmpdir[PATH_MAX], dst[PATH_MAX], bdir[PATH_MAX], prev[128];
-    bundle_dir_name(b, name, sizeof name);
+    char tmpdir[PATH_MAX], dst[PATH_MAX], bdir[PATH_MAX], prev[128];
     snprintf(prev, sizeof prev, "%s", s->bundle_name);
     bool ok = path_in(s->dir, "bundles", bdir, sizeof bdir, e);
     if (ok && (snprintf(tmpdir, sizeof tmpdir, "%s/.tmp-%s", bdir, name) >= (int)sizeof tmpdir ||
@@ -974,6 +1004,11 @@ wd_code wd_agent_apply_bundle(wd_agent_state *s, const unsigned char *buf, size_
         return e ? e->code : WD_E_USAGE;
     }
     /* 1. the new directory, complete and durable, under a temporary name */
+    c = ensure_layout(s, e);
+    if (c != WD_OK) {
+        wd_bundle_free(b);
+        return c;
+    }
     remove_tree(tmpdir);
     if (mkdir(tmpdir, 0700) != 0) {
         c = wd_err_set(e, WD_E_IO, "cannot create %s: %s", tmpdir, strerror(errno));
@@ -1101,7 +1136,9 @@ wd_code wd_agent_apply_kill(wd_agent_state *s, const unsigned char *buf, size_t 
     char etag[WD_DIGEST_STRLEN + 3];
     snprintf(etag, sizeof etag, "\"%s\"", k->hash);
     wd_kill_free(k);
-    if (step != WD_KILL_NOOP) {
+    if (step != WD_KILL_NOOP)
+        c = ensure_layout(s, e);
+    if (step != WD_KILL_NOOP && c == WD_OK) {
         const char *rel = s->cfg.honor_kill ? "kill.json" : "kill-seen.json";
         crash(s, "kill-write");
         c = write_rel(s->dir, rel, buf, len, e);
@@ -1150,8 +1187,10 @@ wd_code wd_agent_apply_roster(wd_agent_state *s, const unsigned char *buf, size_
     snprintf(note, sizeof note, "roster version %lld accepted (%s)", (long long)r->version,
              s->roster ? "rotation" : "from the pin");
     wd_roster_free(r);
+    c = ensure_layout(s, e);
     crash(s, "roster-chain-write");
-    c = write_rel(s->dir, rel, buf, len, e);
+    if (c == WD_OK)
+        c = write_rel(s->dir, rel, buf, len, e);
     crash(s, "roster-chain-written");
     if (c == WD_OK)
         c = write_rel(s->dir, "roster.json", buf, len, e);
@@ -1211,8 +1250,6 @@ wd_code wd_agent_apply_roster_chain(wd_agent_state *s, const wd_agent_blob *envs
     if (c == WD_OK && n > 0)
         qsort(items, n, sizeof *items, cmp_item);
     for (size_t i = 0; i < n && c == WD_OK; i++) {
-        if (s->roster != NULL && items[i].version <= s->roster->version)
-            continue;
         wd_apply_result res;
         c = wd_agent_apply_roster(s, envs[items[i].index].data, envs[items[i].index].len, now,
                                   &res, e);

@@ -21,10 +21,13 @@
  *                                the deny-all reason
  *   status.json                  what `warden agent status` prints (SPEC §13.5 fields)
  *   spool/                       audit batches not yet acknowledged (created, not used here)
+ * bundles/, rosters/ and spool/ are created (0700) by the first apply that writes: opening an
+ * empty directory, or a rejected message, writes nothing.
  *
  * Threads: a wd_agent_state is used by one thread at a time (the caller serialises). The
  * directory is written by one process at a time: wd_agent_state_open takes an exclusive
- * flock(2) on state_dir/.lock for the lifetime of the state (a second opener gets WD_E_IO). */
+ * flock(2) on the state directory itself for the lifetime of the state (a second opener gets
+ * WD_E_IO). */
 #ifndef WD_AGENT_STATE_H
 #define WD_AGENT_STATE_H
 
@@ -72,7 +75,7 @@ wd_policy_state wd_stale_state(int64_t expires_at, int64_t grace, wd_stale_then 
 /* Everything that configures a state: where it is, what to trust, who this follower is.
  * Nothing is owned; every string must outlive the wd_agent_state opened with it. */
 typedef struct wd_agent_config {
-    const char *state_dir;     /* created 0700 (with bundles/, rosters/, spool/) if absent */
+    const char *state_dir;     /* created 0700 if absent */
     const char *pin;           /* root fingerprint (a digest); required */
     wd_follower follower;      /* org, fleet, environment, instance, labels (all required but labels) */
     bool honor_kill;           /* conductor.honor_remote_kill_switch */
@@ -82,7 +85,8 @@ typedef struct wd_agent_config {
 
 typedef struct wd_agent_state wd_agent_state;
 
-/* Open (creating if absent) the state directory and load what it holds, re-verifying it:
+/* Open (creating the directory, 0700, if absent) the state directory and load what it holds,
+ * re-verifying it:
  * the roster chain rosters/ from the pin to roster.json (stored rosters may have expired:
  * WD_ROSTER_KEEP_EXPIRED), the bundle `active` points to (WD_MSG_ACTIVE: its signatures,
  * scope, audience and content against the held roster; expiry is the stale rule's business),
@@ -177,7 +181,8 @@ typedef struct wd_agent_blob {
 } wd_agent_blob;
 
 /* Walk a roster chain: the envelopes in any order (e.g. `GET roster/<v>` answers); each is
- * applied in version order with wd_agent_apply_roster, skipping versions already held. Stops
+ * applied in version order with wd_agent_apply_roster (the held roster again is a no-op, an
+ * older one WD_E_STALE: give only the held one and newer). Stops
  * at the first rejection and returns its code (the rosters applied before it stay applied: each
  * was a valid rotation); *applied (may be NULL) gets how many were applied. */
 wd_code wd_agent_apply_roster_chain(wd_agent_state *s, const wd_agent_blob *envs, size_t n,

@@ -33,6 +33,7 @@ static const char usage_group[] =
     "\n"
     "commands:\n"
     "  apply    verify and apply signed rosters, bundles and kills to a state directory\n"
+    "  verify   re-verify a state directory against the pin and print its policy state\n"
     "  status   print the state directory's status\n"
     "\n"
     "Run 'warden agent <command> --help' for a command's flags.\n";
@@ -68,6 +69,33 @@ static const char usage_apply[] =
     "  -h, --help         show this help\n"
     "\n"
     "Exit codes: 0 applied (or nothing to do), 1 operational error, 2 usage error, 3 rejected.\n";
+
+static const char usage_verify[] =
+    "usage: warden agent verify --state-dir DIR --pin D --org O --fleet F --env E --instance I\n"
+    "                           [--label K=V...] [--no-honor-kill] [--stale-grace DUR]\n"
+    "                           [--stale-then deny-all|keep-last-known-good] [--at T]\n"
+    "\n"
+    "Open the state directory as the agent does at start: remove what an interrupted apply\n"
+    "left, re-verify the roster chain from the pin, the active bundle (its signatures, scope,\n"
+    "audience, and policy.yaml against it) and the applied kill, and print the roster\n"
+    "version, the active bundle, the floor, the kill and the policy state. Anything that\n"
+    "fails to verify puts the directory in deny-all (recorded for 'warden run --state-dir'\n"
+    "and 'warden agent status'), prints 'rejected (<code>): <why>' and exits 3.\n"
+    "\n"
+    "  --state-dir DIR    the state directory\n"
+    "  --pin D            root key fingerprint (sha256:...) the roster chain starts from\n"
+    "  --org O            this follower's organisation\n"
+    "  --fleet F          this follower's fleet\n"
+    "  --env E            this follower's environment\n"
+    "  --instance I       this follower's instance id\n"
+    "  --label K=V        this follower's label (repeatable; at most 64)\n"
+    "  --no-honor-kill    as for apply\n"
+    "  --stale-grace DUR  how long an expired active bundle still enforces (default 1h)\n"
+    "  --stale-then WHAT  after the grace: deny-all (default) or keep-last-known-good\n"
+    "  --at T             act as if the time were T (RFC 3339 UTC)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit codes: 0 verified, 1 operational error, 2 usage error, 3 deny-all.\n";
 
 static const char usage_status[] =
     "usage: warden agent status [--state-dir DIR] [--json]\n"
@@ -114,8 +142,41 @@ static int load_file(apply_file *f, wd_err *e)
     return rc;
 }
 
-static int do_apply(int argc, char **argv)
+/* Print what a verified open found. Returns the exit code: 3 when the state is deny-all. */
+static int print_verified(const wd_agent_state *s, int64_t now)
 {
+    const wd_roster *r = wd_agent_state_roster(s);
+    const wd_bundle *b = wd_agent_state_bundle(s);
+    const wd_kill *k = wd_agent_state_kill(s);
+    if (r != NULL)
+        printf("roster: version %lld %s\n", (long long)r->version, r->hash);
+    else
+        printf("roster: none\n");
+    if (b != NULL)
+        printf("active bundle: version %lld %s\n", (long long)b->version, b->hash);
+    else
+        printf("active bundle: none\n");
+    printf("floor: %lld\n", (long long)wd_agent_state_floor(s));
+    if (k != NULL)
+        printf("kill: counter %lld, %s\n", (long long)k->counter,
+               k->active ? "active" : "inactive");
+    else
+        printf("kill: none\n");
+    wd_policy_state ps = wd_agent_state_policy_state(s, now);
+    printf("policy state: %s\n", wd_policy_state_name(ps));
+    const char *why = NULL;
+    wd_code fc = wd_agent_state_failure(s, &why);
+    if (fc != WD_OK) {
+        wd_err e;
+        wd_err_set(&e, fc, "state directory: %s", why);
+        return cli_report(&e);
+    }
+    return 0;
+}
+
+static int do_apply(int argc, char **argv, bool verify_only)
+{
+    const char *usage = verify_only ? usage_verify : usage_apply;
     static const struct option opts[] = {
         {"state-dir", required_argument, NULL, 'd'},
         {"pin", required_argument, NULL, 'p'},
@@ -142,7 +203,7 @@ static int do_apply(int argc, char **argv)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'h': return cli_help(usage_apply);
+        case 'h': return cli_help(usage);
         case 'd': dir = optarg; break;
         case 'p': pin = optarg; break;
         case 'o': org = optarg; break;
@@ -151,7 +212,7 @@ static int do_apply(int argc, char **argv)
         case 'i': inst = optarg; break;
         case 'r':
             if (rollback != NULL)
-                return cli_usage_error(usage_apply, "--rollback given twice");
+                return cli_usage_error(usage, "--rollback given twice");
             rollback = optarg;
             break;
         case 'N': honor = false; break;
@@ -160,42 +221,44 @@ static int do_apply(int argc, char **argv)
         case 'a': at = optarg; break;
         case 'l':
             if (nlabels == MAX_LABELS)
-                return cli_usage_error(usage_apply, "more than %d --label flags", MAX_LABELS);
+                return cli_usage_error(usage, "more than %d --label flags", MAX_LABELS);
             labels[nlabels++] = optarg;
             break;
         default:
-            return cli_usage_error(usage_apply, "unknown option or missing value: %s",
+            return cli_usage_error(usage, "unknown option or missing value: %s",
                                    argv[optind - 1]);
         }
     }
     if (!dir || !pin || !org || !fleet || !env || !inst)
-        return cli_usage_error(usage_apply, "--state-dir, --pin, --org, --fleet, --env and "
+        return cli_usage_error(usage, "--state-dir, --pin, --org, --fleet, --env and "
                                             "--instance are required");
     int nfiles = argc - optind;
-    if (nfiles < 1)
-        return cli_usage_error(usage_apply, "give at least one FILE");
+    if (verify_only && nfiles != 0)
+        return cli_usage_error(usage, "verify takes no FILE");
+    if (!verify_only && nfiles < 1)
+        return cli_usage_error(usage, "give at least one FILE");
     if (nfiles > MAX_FILES)
-        return cli_usage_error(usage_apply, "more than %d files", MAX_FILES);
+        return cli_usage_error(usage, "more than %d files", MAX_FILES);
     wd_err e;
     wd_err_clear(&e);
     int64_t now = wd_now(), grace = 3600;
     wd_stale_then then = WD_STALE_DENY_ALL;
     if (at && wd_time_parse(at, &now, &e) != WD_OK)
-        return cli_usage_error(usage_apply, "--at: %s", e.msg);
+        return cli_usage_error(usage, "--at: %s", e.msg);
     if (grace_s && strcmp(grace_s, "0") != 0 && wd_duration_parse(grace_s, &grace, &e) != WD_OK)
-        return cli_usage_error(usage_apply, "--stale-grace: %s", e.msg);
+        return cli_usage_error(usage, "--stale-grace: %s", e.msg);
     if (grace_s && strcmp(grace_s, "0") == 0)
         grace = 0;
     if (then_s && !wd_stale_then_parse(then_s, &then))
-        return cli_usage_error(usage_apply,
+        return cli_usage_error(usage,
                                "--stale-then wants deny-all or keep-last-known-good");
     wd_label *fl = NULL;
     if (wd_labels_from_text(labels, nlabels, &fl, &e) != WD_OK)
-        return e.code == WD_E_USAGE ? cli_usage_error(usage_apply, "--label: %s", e.msg)
+        return e.code == WD_E_USAGE ? cli_usage_error(usage, "--label: %s", e.msg)
                                     : cli_report(&e);
 
     int status = 0;
-    apply_file *files = calloc((size_t)nfiles, sizeof *files);
+    apply_file *files = calloc((size_t)nfiles + 1, sizeof *files);
     unsigned char *auth = NULL;
     size_t auth_len = 0;
     wd_agent_state *s = NULL;
@@ -229,14 +292,18 @@ static int do_apply(int argc, char **argv)
         .stale_then = then,
     };
     if (wd_agent_state_open(&cfg, now, &s, &e) != WD_OK) {
-        status = e.code == WD_E_USAGE ? cli_usage_error(usage_apply, "%s", e.msg)
+        status = e.code == WD_E_USAGE ? cli_usage_error(usage, "%s", e.msg)
                                       : cli_report(&e);
+        goto out;
+    }
+    if (verify_only) {
+        status = print_verified(s, now);
         goto out;
     }
     bool changed = false;
     /* rosters first, as a chain */
     size_t nchain = 0;
-    chain = calloc((size_t)nfiles, sizeof *chain);
+    chain = calloc((size_t)nfiles + 1, sizeof *chain);
     if (chain == NULL) {
         fprintf(stderr, "warden: out of memory\n");
         status = 1;
@@ -277,7 +344,11 @@ static int do_apply(int argc, char **argv)
             goto status_out;
         }
         changed = changed || res.changed;
-        printf("%s: %s\n", shown, res.note);
+        const char *what = files[i].kind == 1 ? wd_bundle_step_name((wd_bundle_step)res.step)
+                           : honor           ? wd_kill_step_name((wd_kill_step)res.step)
+                           : res.changed     ? "verified, not applied"
+                                             : wd_kill_step_name((wd_kill_step)res.step);
+        printf("%s: %s: %s\n", shown, what, res.note);
     }
 status_out:
     if (changed) {
@@ -388,6 +459,16 @@ static int do_status(int argc, char **argv)
         fprintf(stderr, "warden: %s: not a status the agent wrote\n", path);
         return 1;
     }
+    /* the last error as recorded now (a re-open may have found a new one) */
+    char lp[4096];
+    if (snprintf(lp, sizeof lp, "%s/last_error.json", dir) < (int)sizeof lp &&
+        wd_read_file(lp, 8192, &buf, &len, &e) == WD_OK) {
+        json_t *le = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(le))
+            json_object_set(o, "last_error", le);
+        json_decref(le);
+        free(buf);
+    }
     /* the policy state now, as `warden run --state-dir` would enforce it */
     wd_agent_view v;
     if (wd_agent_view_load(dir, wd_now(), &v, &e) == WD_OK) {
@@ -413,7 +494,9 @@ int cmd_agent(int argc, char **argv)
         if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
             return cli_help(usage_group);
         if (strcmp(sub, "apply") == 0)
-            return do_apply(argc - 1, argv + 1);
+            return do_apply(argc - 1, argv + 1, false);
+        if (strcmp(sub, "verify") == 0)
+            return do_apply(argc - 1, argv + 1, true);
         if (strcmp(sub, "status") == 0)
             return do_status(argc - 1, argv + 1);
     }

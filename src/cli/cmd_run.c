@@ -1,21 +1,30 @@
-/* cmd_run.c — `warden run [flags] -- CMD ARGS...` (SPEC §8, §9): build the RunConfig from the
- * flags, ask the gate before anything is started, and only then run CMD with its standard
- * streams passed through and only the environment its permission profile allows; the gate is
- * asked again in the child right before exec. It must never start CMD after a denial, never
- * write to stdout (that is the server's protocol stream), and never print an environment value. */
+/* cmd_run.c — `warden run [flags] -- CMD ARGS...` (SPEC §8, §9, §13.4): build the RunConfig
+ * from the flags, ask the gate before anything is started, and only then run CMD with its
+ * standard streams passed through and only the environment its permission profile allows; the
+ * gate is asked again in the child right before exec. With a state directory (--state-dir, or
+ * /var/lib/warden when it holds `active`) the policy and the remote kill come from there, and
+ * warden stays the parent: it watches the directory (inotify) and stops a server the policy in
+ * force no longer allows (status policy_stopped, exit 3). It must never start CMD after a
+ * denial, never write to stdout (that is the server's protocol stream), and never print an
+ * environment value. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "base/base.h"
+#include "state.h"
 #include "policy/runconfig_json.h"
 #include "warden/gate.h"
 #include "warden/policy.h"
@@ -24,10 +33,17 @@ extern char **environ;
 
 /* Most --env and --label flags. */
 #define MAX_MULTI 1024
+/* The state directory used without --policy or --state-dir when it holds `active`. */
+#define DEFAULT_STATE_DIR "/var/lib/warden"
+/* Seconds between SIGTERM and SIGKILL when the policy stops a server. */
+#define STOP_GRACE_S 10
+/* Seconds between re-reads of the state directory without any event (a bundle's expiry and
+ * its stale grace are a matter of time, not of files). */
+#define RECHECK_S 30
 
 static const char usage_run[] =
-    "usage: warden run [--policy FILE] [--name NAME] [--profile PROFILE] [--env K=V...]\n"
-    "                  [--label K=V...] -- CMD [ARGS...]\n"
+    "usage: warden run [--policy FILE] [--state-dir DIR] [--name NAME] [--profile PROFILE]\n"
+    "                  [--env K=V...] [--label K=V...] -- CMD [ARGS...]\n"
     "\n"
     "Start the MCP server CMD (stdio transport) only if the gate allows it. The RunConfig the\n"
     "gate sees is built from the flags: name NAME (default: the base name of CMD), group\n"
@@ -45,8 +61,19 @@ static const char usage_run[] =
     "to CMD. warden exits with CMD's exit status, or 128+N when CMD was killed by signal N\n"
     "(127 when CMD cannot be found, 126 when it cannot be executed).\n"
     "\n"
+    "With a state directory (--state-dir, or /var/lib/warden when it holds 'active'), the\n"
+    "policy in force is the one the agent applied there. While a remote kill is active every\n"
+    "creation is denied: 'remote kill active: <reason>'; a state that failed to verify, a\n"
+    "policy past its stale grace (deny-all) or no policy at all deny too; a stale policy within\n"
+    "its grace still decides. warden then stays the parent and follows the directory: when the\n"
+    "policy in force no longer allows the server (or a kill becomes active), it prints\n"
+    "'warden: policy_stopped: <reason>', stops CMD (SIGTERM, then SIGKILL after 10 s) and\n"
+    "exits 3.\n"
+    "\n"
     "  --policy FILE      policy document (YAML); default: the policy built into warden\n"
     "                     (see docs/POLICY.md, or 'warden policy check --default')\n"
+    "  --state-dir DIR    take the policy and the remote kill from the agent's state directory\n"
+    "                     DIR and follow its changes (not with --policy)\n"
     "  --name NAME        server name, an id (default: base name of CMD)\n"
     "  --profile PROFILE  permission profile to request, by name from the policy\n"
     "  --env K=V          give CMD the variable K (repeatable)\n"
@@ -208,7 +235,132 @@ static void free_env(char **envp, char **owned)
     free(envp);
 }
 
-static int run_child(const wd_runconfig *rc, char **args, char **envp)
+/* Does the policy in force in the state directory dir allow rc now? When it does not, why
+ * (one line: "remote kill active: <reason>", "server creation blocked by policy: ...", ...).
+ * *code gets WD_E_DENIED, or WD_E_IO when the directory cannot be read at all. A deny-all
+ * view is read a second time after a short pause, so that a read racing the agent's cleanup
+ * of an old bundle directory does not stop a server the policy allows. Fails closed. */
+static bool state_allows(const char *dir, const wd_runconfig *rc, char *why, size_t whysz,
+                         wd_code *code)
+{
+    for (int attempt = 0;; attempt++) {
+        wd_agent_view v;
+        wd_err e;
+        wd_err_clear(&e);
+        *code = WD_E_DENIED;
+        if (wd_agent_view_load(dir, wd_now(), &v, &e) != WD_OK) {
+            *code = e.code == WD_E_USAGE ? WD_E_USAGE : WD_E_IO;
+            snprintf(why, whysz, "state directory: %s", e.msg);
+            return false;
+        }
+        bool ok = false;
+        switch (v.state) {
+        case WD_PSTATE_KILLED:
+            snprintf(why, whysz, "remote kill active: %s", v.reason);
+            break;
+        case WD_PSTATE_DENY_ALL:
+            snprintf(why, whysz, "server creation blocked: policy state deny-all: %s", v.reason);
+            break;
+        case WD_PSTATE_NONE:
+            snprintf(why, whysz, "server creation blocked: no policy in force in the state "
+                                 "directory (nothing applied yet)");
+            break;
+        case WD_PSTATE_ENFORCING:
+        case WD_PSTATE_STALE: {
+            wd_decision d;
+            wd_policy_decide_server(v.policy, rc, &d);
+            ok = d.verdict == WD_VERDICT_ALLOW;
+            if (!ok)
+                snprintf(why, whysz, "server creation blocked by policy: %s (rule %s)",
+                         d.reason, d.rule);
+            break;
+        }
+        }
+        bool retry = !ok && v.state == WD_PSTATE_DENY_ALL && attempt == 0;
+        wd_agent_view_clear(&v);
+        if (!retry)
+            return ok;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Stop the server: SIGTERM, STOP_GRACE_S seconds, then SIGKILL. Returns once it is reaped. */
+static void stop_server(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    double until = mono_now() + STOP_GRACE_S;
+    int status;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            return;
+        if (mono_now() >= until)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* The parent while CMD runs under a state directory: wait for CMD, and on every change of the
+ * directory (inotify; or every RECHECK_S seconds, and every second when inotify is not
+ * available) ask whether the policy in force still allows it. Returns the process exit code:
+ * CMD's, or 3 after stopping it (policy_stopped). */
+static int supervise(pid_t pid, int ifd, const char *dir, const wd_runconfig *rc)
+{
+    double last = mono_now();
+    bool first = true; /* a change between the first check and the watch is caught here */
+    for (;;) {
+        int status = 0;
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+            return 1;
+        }
+        if (w < 0 && errno != EINTR) {
+            fprintf(stderr, "warden: waiting for the server failed: %s\n", strerror(errno));
+            return 1;
+        }
+        bool recheck = first;
+        first = false;
+        struct pollfd pfd = {ifd, POLLIN, 0};
+        int pr = poll(&pfd, ifd >= 0 ? 1 : 0, ifd >= 0 ? 200 : 1000);
+        if (pr > 0 && (pfd.revents & POLLIN)) {
+            char evbuf[4096];
+            while (read(ifd, evbuf, sizeof evbuf) > 0)
+                ;
+            recheck = true;
+        }
+        double now = mono_now();
+        if (ifd < 0 || now - last >= RECHECK_S)
+            recheck = true;
+        if (!recheck)
+            continue;
+        last = now;
+        char why[WD_ERR_MSG_MAX + 128];
+        wd_code c;
+        if (!state_allows(dir, rc, why, sizeof why, &c)) {
+            fprintf(stderr, "warden: policy_stopped: %s\n", why);
+            stop_server(pid);
+            return 3;
+        }
+    }
+}
+
+static int run_child(const wd_runconfig *rc, char **args, char **envp, const char *state_dir)
 {
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -222,11 +374,24 @@ static int run_child(const wd_runconfig *rc, char **args, char **envp)
     sigprocmask(SIG_BLOCK, &block, &prev);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    int ifd = -1;
+    if (state_dir != NULL) {
+        ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ifd >= 0 &&
+            inotify_add_watch(ifd, state_dir,
+                              IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_CREATE |
+                                  IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+            close(ifd);
+            ifd = -1;
+        }
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
+        if (ifd >= 0)
+            close(ifd);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         sigprocmask(SIG_SETMASK, &prev, NULL);
@@ -245,6 +410,12 @@ static int run_child(const wd_runconfig *rc, char **args, char **envp)
             fprintf(stderr, "%s\n", e.msg);
             _exit(3);
         }
+        char why[WD_ERR_MSG_MAX + 128];
+        wd_code sc;
+        if (state_dir != NULL && !state_allows(state_dir, rc, why, sizeof why, &sc)) {
+            fprintf(stderr, "%s%s\n", sc == WD_E_DENIED ? "" : "warden: ", why);
+            _exit(wd_code_exit(sc));
+        }
         execve(rc->command[0], args, envp);
         int err = errno;
         char shown[200];
@@ -254,6 +425,15 @@ static int run_child(const wd_runconfig *rc, char **args, char **envp)
     }
     child_pid = pid;
     sigprocmask(SIG_SETMASK, &prev, NULL);
+    if (state_dir != NULL) {
+        int rcode = supervise(pid, ifd, state_dir, rc);
+        if (ifd >= 0)
+            close(ifd);
+        child_pid = 0;
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        return rcode;
+    }
     int status = 0;
     pid_t w;
     do {
@@ -277,6 +457,7 @@ static int do_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"policy", required_argument, NULL, 'p'},
+        {"state-dir", required_argument, NULL, 's'},
         {"name", required_argument, NULL, 'n'},
         {"profile", required_argument, NULL, 'P'},
         {"env", required_argument, NULL, 'e'},
@@ -284,7 +465,7 @@ static int do_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *policy_path = NULL, *name = NULL, *profile = NULL;
+    const char *policy_path = NULL, *state_dir = NULL, *name = NULL, *profile = NULL;
     static char *envs[MAX_MULTI], *labels[MAX_MULTI];
     size_t n_envs = 0, n_labels = 0;
     int ch;
@@ -294,6 +475,7 @@ static int do_run(int argc, char **argv)
         switch (ch) {
         case 'h': return cli_help(usage_run);
         case 'p': policy_path = optarg; break;
+        case 's': state_dir = optarg; break;
         case 'n': name = optarg; break;
         case 'P': profile = optarg; break;
         case 'e':
@@ -313,6 +495,12 @@ static int do_run(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(usage_run, "a command is required: warden run [flags] -- CMD");
+    if (policy_path != NULL && state_dir != NULL)
+        return cli_usage_error(usage_run, "give --policy or --state-dir, not both");
+    struct stat dst;
+    if (policy_path == NULL && state_dir == NULL &&
+        lstat(DEFAULT_STATE_DIR "/active", &dst) == 0)
+        state_dir = DEFAULT_STATE_DIR;
     char **args = argv + optind;
     int nargs = argc - optind;
     if (args[0][0] == '\0')
@@ -337,7 +525,23 @@ static int do_run(int argc, char **argv)
     wd_err e;
     wd_err_clear(&e);
     wd_policy *p = NULL;
-    wd_code r = cli_load_policy(policy_path, &p, &e);
+    wd_code r = WD_OK;
+    if (state_dir != NULL) {
+        /* the policy in force: a kill or a deny-all state is decided below, once the RunConfig
+         * is built; here only a policy to register (none when nothing may run) */
+        wd_agent_view v;
+        r = wd_agent_view_load(state_dir, wd_now(), &v, &e);
+        if (r == WD_OK) {
+            if (v.state == WD_PSTATE_STALE)
+                fprintf(stderr, "warden: the policy in force (bundle version %lld) is stale: "
+                                "it expired and is within its grace or kept as last known "
+                                "good\n", (long long)v.bundle_version);
+            p = v.policy ? wd_policy_ref(v.policy) : NULL;
+            wd_agent_view_clear(&v);
+        }
+    } else {
+        r = cli_load_policy(policy_path, &p, &e);
+    }
     if (r != WD_OK) {
         json_decref(env);
         json_decref(lab);
@@ -363,6 +567,20 @@ static int do_run(int argc, char **argv)
         status = cli_report(&e);
         goto out;
     }
+    if (state_dir != NULL) {
+        char why[WD_ERR_MSG_MAX + 128];
+        wd_code sc;
+        if (!state_allows(state_dir, rc, why, sizeof why, &sc)) {
+            wd_err_set(&e, sc, "%s", why);
+            status = cli_report(&e);
+            goto out;
+        }
+        if (p == NULL) { /* allowed, yet no policy: cannot happen; fail closed */
+            wd_err_set(&e, WD_E_DENIED, "server creation blocked: no policy in force");
+            status = cli_report(&e);
+            goto out;
+        }
+    }
     if (cli_register_policy_gate(p, &id, &e) != WD_OK) {
         status = cli_report(&e);
         goto out;
@@ -382,7 +600,7 @@ static int do_run(int argc, char **argv)
         fprintf(stderr, "warden: out of memory\n");
         goto out;
     }
-    status = run_child(rc, args, envp);
+    status = run_child(rc, args, envp, state_dir);
 out:
     free_env(envp, owned);
     if (id != 0)
