@@ -417,6 +417,18 @@ static wd_code apply_body(worker *w, const wd_fleet_response *r, const unsigned 
     return rc;
 }
 
+/* How a bundle came in, for the log: a skipped version is said in so many words. */
+static const char *bundle_step_name(int step)
+{
+    switch (step) {
+    case WD_BUNDLE_FIRST: return "first";
+    case WD_BUNDLE_FORWARD: return "forward";
+    case WD_BUNDLE_SKIP: return "versions-skipped";
+    case WD_BUNDLE_ROLLBACK: return "rollback";
+    default: return "other";
+    }
+}
+
 /* One poll of the loop's …/latest route. Returns true when the poll succeeded (no backoff);
  * *again is set when the next poll should follow at once (something applied, or a held long
  * poll that ran its course). */
@@ -516,7 +528,9 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
             if (res.changed) {
                 wd_agent_metrics_apply(&a->metrics, is_policy ? 0 : 1);
                 wd_agent_log(&a->log, WD_AGENT_LOG_INFO, "applied", "loop",
-                             wd_agent_loop_name(w->loop), "detail", res.note, NULL);
+                             wd_agent_loop_name(w->loop), "transition",
+                             is_policy ? bundle_step_name(res.step) : "counter-up", "detail",
+                             res.note, NULL);
                 *again = true;
             } else {
                 wd_agent_log(&a->log, WD_AGENT_LOG_DEBUG, "poll", "loop",

@@ -67,7 +67,7 @@ check "07b ... enforcing version 1" grep -qE "web-7 +web/prod +1 .*enforcing" "$
 # ---- v2 within the long poll ----
 mkb 2 "$T/b2.json" "$T/b1.json"
 "$W" publish bundle "$T/b2.json" "${ADM[@]}" >/dev/null
-if wait_log "$T/agent.log" 'applied loop=policy detail="version [0-9]+ -> 2"' 30; then ok "08 v2 is applied within the long poll"
+if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 2"' 30; then ok "08 v2 is applied within the long poll"
 else notok "08 v2 is applied within the long poll" "$(tail -20 "$T/agent.log")"; fi
 check "09 active points to bundle 2" bash -c '[[ "$(readlink "$1/active")" == bundles/2-* ]]' _ "$SD"
 
@@ -106,7 +106,7 @@ start_leader "$PORT" 2 || notok "the leader restarts on its port" "$(tail -5 "$T
 mkb 3 "$T/b3.json" "$T/b2.json"
 "$W" publish bundle "$T/b3.json" "${ADM[@]}" >/dev/null
 # the backoff is at most 2 s x 2^n with full jitter; allow for a few rounds
-if wait_log "$T/agent.log" 'applied loop=policy detail="version [0-9]+ -> 3"' 120; then ok "22 leader back: the agent recovers and applies v3"
+if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 3"' 120; then ok "22 leader back: the agent recovers and applies v3"
 else notok "22 leader back: the agent recovers and applies v3" "$(tail -20 "$T/agent.log")"; fi
 
 # ---- SIGHUP ----
@@ -117,7 +117,7 @@ if wait_log "$T/agent.log" "reload-failed code=usage detail=.*bogus_key: unknown
 else notok "23 SIGHUP with an invalid file: logged with the reason" "$(tail -5 "$T/agent.log")"; fi
 mkb 4 "$T/b4.json" "$T/b3.json"
 "$W" publish bundle "$T/b4.json" "${ADM[@]}" >/dev/null
-if wait_log "$T/agent.log" 'applied loop=policy detail="version [0-9]+ -> 4"' 60; then ok "24 ... the old configuration keeps running"
+if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 4"' 60; then ok "24 ... the old configuration keeps running"
 else notok "24 ... the old configuration keeps running" "$(tail -10 "$T/agent.log")"; fi
 sed -e "s|state_dir: .*|state_dir: $T/elsewhere|" -e 's/format: text/format: json/' \
     -e 's|^metrics: .*|metrics: {listen: 127.0.0.1:0}\nflight_recorder: {dir: /r, signing_key: /k}|' \
@@ -148,7 +148,7 @@ then ok "31 a metrics port in use is logged as address already in use"
 else notok "31 a metrics port in use is logged as address already in use" "$(cat "$T/agent2.log")"; fi
 mkb 6 "$T/b6.json" "$T/b5.json"
 "$W" publish bundle "$T/b6.json" "${ADM[@]}" >/dev/null
-if wait_log "$T/agent2.log" 'applied loop=policy detail="version [0-9]+ -> 6"' 60; then ok "32 ... and the agent keeps polling and applying"
+if wait_log "$T/agent2.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 6"' 60; then ok "32 ... and the agent keeps polling and applying"
 else notok "32 ... and the agent keeps polling and applying" "$(tail -5 "$T/agent2.log")"; fi
 stop_agent
 check "33 ... and stops with exit 0" test $? -eq 0
