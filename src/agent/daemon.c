@@ -526,11 +526,16 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
             wd_agent_metrics_poll(&a->metrics, w->loop,
                                   res.changed ? WD_POLL_APPLIED : WD_POLL_UNCHANGED);
             if (res.changed) {
+                struct timespec t2;
+                clock_gettime(CLOCK_MONOTONIC, &t2);
+                char ms[32];
+                snprintf(ms, sizeof ms, "%.1f", (double)(t2.tv_sec - t1.tv_sec) * 1e3 +
+                                                    (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
                 wd_agent_metrics_apply(&a->metrics, is_policy ? 0 : 1);
                 wd_agent_log(&a->log, WD_AGENT_LOG_INFO, "applied", "loop",
                              wd_agent_loop_name(w->loop), "transition",
                              is_policy ? bundle_step_name(res.step) : "counter-up", "detail",
-                             res.note, NULL);
+                             res.note, "apply_ms", ms, NULL);
                 *again = true;
             } else {
                 wd_agent_log(&a->log, WD_AGENT_LOG_DEBUG, "poll", "loop",

@@ -249,7 +249,7 @@ else notok "34 a skipped version is accepted and logged" "$(grep 'loop=policy' "
 check "35 ... active is bundle 4" bash -c '[[ "$(readlink "$1/active")" == bundles/4-* ]]' _ "$SD"
 script "$(serve b2 '"headers":{"warden-rollback-authorization":"r-1"}')" "" \
     '"/api/v1/conductor/rollback-authorizations/r-1":{"status":200,"file":"'"$F"'/rb.json"}'
-if wait_log "$T/agent.log" 'applied loop=policy transition=rollback detail=.*4 -> 2' 60; then ok "36 a rollback with its authorization is applied"
+if wait_log "$T/agent.log" 'applied loop=policy transition=rollback detail="rollback from version 4 to 2 authorized by r-1"' 60; then ok "36 a rollback with its authorization is applied"
 else notok "36 a rollback with its authorization is applied" "$(grep 'loop=policy' "$T/agent.log" | tail -3)"; fi
 check "37 ... active is bundle 2 again" bash -c '[[ "$(readlink "$1/active")" == bundles/2-* ]]' _ "$SD"
 check "38 ... the authorization was fetched" grep -q '"path":"/api/v1/conductor/rollback-authorizations/r-1"' "$REC"
