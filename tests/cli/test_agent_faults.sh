@@ -254,6 +254,13 @@ else notok "36 a rollback with its authorization is applied" "$(grep 'loop=polic
 check "37 ... active is bundle 2 again" bash -c '[[ "$(readlink "$1/active")" == bundles/2-* ]]' _ "$SD"
 check "38 ... the authorization was fetched" grep -q '"path":"/api/v1/conductor/rollback-authorizations/r-1"' "$REC"
 fault "39 after the rollback, version 4 stays refused (the floor)" stale policy "$(serve b4)"
+# a bundle of exactly 1 MiB (the cap) is read and applied
+mkb 5 "$F/b5.json" --previous "$F/b4.json"
+python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(b[:1]+b" "*(1048576-len(b))+b[1:])' "$F/b5.json" "$F/b5cap.json"
+script "$(serve b5cap)" ""
+if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version 2 -> 5' 60 &&
+    cmp -s "$SD/active/bundle.json" "$F/b5cap.json"; then ok "39b a bundle of exactly 1 MiB is applied"
+else notok "39b a bundle of exactly 1 MiB is applied" "$(grep 'loop=policy' "$T/agent.log" | tail -3)"; fi
 check "40 every request presented the follower certificate" bash -c '! grep -v "instance/web-7" "$1" | grep -q .' _ "$REC"
 
 stop_agent
