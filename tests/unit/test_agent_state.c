@@ -98,7 +98,9 @@ static char *bundle_env(int64_t v, const char *prev, const char *p, int64_t exp,
                           "policy_yaml", p, "policy_sha256", dig);
     assert_non_null(o);
     wd_key *keys[] = {F.bsign};
-    return sign_obj(WD_BUNDLE_PAYLOAD_TYPE, o, keys, 1, len);
+    char *env = sign_obj(WD_BUNDLE_PAYLOAD_TYPE, o, keys, 1, len);
+    json_decref(o);
+    return env;
 }
 
 static char *kill_env(int64_t n, const char *st, const char *reason, size_t *len)
@@ -111,7 +113,9 @@ static char *kill_env(int64_t n, const char *st, const char *reason, size_t *len
                           tjson(T0 + 23 * HOUR));
     assert_non_null(o);
     wd_key *keys[] = {F.kill1, F.kill2};
-    return sign_obj(WD_KILL_PAYLOAD_TYPE, o, keys, 2, len);
+    char *env = sign_obj(WD_KILL_PAYLOAD_TYPE, o, keys, 2, len);
+    json_decref(o);
+    return env;
 }
 
 /* A listing of every file (path, size, content digest) and symlink target under dir. */
@@ -273,6 +277,10 @@ static void test_apply_and_reopen(void **state)
     assert_int_equal(v.state, WD_PSTATE_ENFORCING);
     assert_non_null(v.policy);
     assert_int_equal(v.bundle_version, 1);
+    wd_agent_view_clear(&v);
+    assert_int_equal(wd_agent_view_load(x->dir, T0 + DAY + HOUR - 1, &v, &e), WD_OK);
+    assert_int_equal(v.state, WD_PSTATE_STALE); /* within the grace: still enforces */
+    assert_non_null(v.policy);
     wd_agent_view_clear(&v);
     assert_int_equal(wd_agent_view_load(x->dir, T0 + DAY + HOUR, &v, &e), WD_OK);
     assert_int_equal(v.state, WD_PSTATE_DENY_ALL);
