@@ -20,12 +20,10 @@ mk_agent_world "$W_DIR" || { echo "fixtures failed" >&2; exit 1; }
 "$WARDEN" leader --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --store "sqlite:$T/l.db" \
     --cert "$W_DIR/leader.crt" --key "$W_DIR/leader.key" --client-ca "$W_DIR/pki/ca.crt" \
     --trust-domain fleet.test --roster "$W_DIR/roster1.json" --pin "$PIN" --log-format text \
-    --log-level warn 2>"$T/leader.log" &
+    2>"$T/leader.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q ' start ' "$T/leader.log" 2>/dev/null && break; sleep 0.1; done
-# the start line is info: read the port from the kernel instead
-LPID=${PIDS[0]}
-PORT=$(ss -ltnpH 2>/dev/null | grep "pid=$LPID," | awk '{print $4}' | sed 's/.*://' | head -1)
+PORT=$(sed -n 's/.* start listen=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/leader.log")
 URL=https://127.0.0.1:$PORT
 ADM=(--leader "$URL" --cert "$W_DIR/alice.crt" --key "$W_DIR/alice.key" --ca "$W_DIR/pki/ca.crt")
 for v in 2 3 4 5 6; do "$WARDEN" publish roster "$W_DIR/roster$v.json" "${ADM[@]}" >/dev/null; done
@@ -64,7 +62,10 @@ t1=$(ticks)
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
 THREADS=$(awk '/Threads/ {print $2}' "/proc/$AGENT_PID/status")
-echo "idle on long poll (30 s) for ${IDLE} s: RSS ${RSS} KiB (peak ${HWM} KiB), ${THREADS} threads,"
+ANON=$(awk '/RssAnon/ {print $2}' "/proc/$AGENT_PID/status")
+FILE=$(awk '/RssFile/ {print $2}' "/proc/$AGENT_PID/status")
+echo "idle on long poll (30 s) for ${IDLE} s: RSS ${RSS} KiB (peak ${HWM} KiB; anonymous ${ANON} KiB,"
+echo "  file-backed ${FILE} KiB: shared libraries), ${THREADS} threads,"
 echo "  CPU $(( (t1 - t0) * 1000 / HZ )) ms in ${IDLE} s"
 for size in 1k 256k; do
     list=()
