@@ -30,6 +30,7 @@ struct wd_fleet_client {
     unsigned char *key;      /* PEM text of the client key, wiped on close */
     size_t key_len;
     long timeout_s;
+    const volatile int *cancel; /* wd_fleet_set_cancel: non-zero stops a request in flight */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -311,6 +312,31 @@ wd_code wd_fleet_set_timeout(wd_fleet_client *c, long seconds, wd_err *e)
     return WD_OK;
 }
 
+/* libcurl calls this about once a second during a transfer: a non-zero answer aborts it. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    const wd_fleet_client *c = ud;
+    return c->cancel != NULL && __atomic_load_n(c->cancel, __ATOMIC_SEQ_CST) != 0;
+}
+
+wd_code wd_fleet_set_cancel(wd_fleet_client *c, const volatile int *flag, wd_err *e)
+{
+    CURLcode rc = curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, flag != NULL ? 0L : 1L);
+    if (rc != CURLE_OK)
+        return wd_err_set(e, WD_E_INTERNAL, "cannot set the cancel hook: %s",
+                          curl_easy_strerror(rc));
+    c->cancel = flag;
+    return WD_OK;
+}
+
 const char *wd_fleet_base_url(const wd_fleet_client *c)
 {
     return c->base;
@@ -489,6 +515,8 @@ static wd_code transport_error(wd_fleet_client *c, CURLcode cc, const char *meth
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_USE_SSL_FAILED:
         return wd_err_set(e, WD_E_IO, "TLS with %s failed: %s", c->base, why);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return wd_err_set(e, WD_E_IO, "%s %s%s: cancelled", method, c->base, path);
     case CURLE_GOT_NOTHING:
         /* TLS 1.3: a leader that refuses the client certificate does so after the handshake. */
         return wd_err_set(e, WD_E_IO,

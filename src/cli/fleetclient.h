@@ -74,6 +74,12 @@ wd_code wd_fleet_open(const wd_fleet_opts *o, wd_fleet_client **out, wd_err *e);
  * above a long poll's wait. Out of range is WD_E_USAGE and nothing changes. */
 wd_code wd_fleet_set_timeout(wd_fleet_client *c, long seconds, wd_err *e);
 
+/* Let a long-running request be abandoned: while *flag (read atomically) is non-zero, a request
+ * in flight stops within about a second and fails with WD_E_IO ("... cancelled"). Used by the
+ * agent so that SIGTERM does not wait for a held long poll. flag must outlive the client;
+ * NULL removes the hook. WD_E_INTERNAL when libcurl refuses the setting. */
+wd_code wd_fleet_set_cancel(wd_fleet_client *c, const volatile int *flag, wd_err *e);
+
 /* Send one request: method ("GET", "PUT", "POST", ...), path (starting with "/", no spaces or
  * control characters) appended to the leader URL, an optional body (may be NULL with len 0;
  * sent as-is), extra headers (NULL-terminated "Name: value" lines, may be NULL; no CR or LF),

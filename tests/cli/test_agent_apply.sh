@@ -87,8 +87,8 @@ expect "07 agent verify --help" 0 "usage: warden agent verify" -- "$W" agent ver
 expect "08 apply without the identity" 2 "required" -- "$W" agent apply --state-dir S b1
 expect "09 apply without a file" 2 "give at least one FILE" -- "${APPLY[@]}"
 check "10 usage errors create no state directory" test ! -e S
-expect "11 the daemon is not in this build" 1 "the daemon is not built in this branch" -- \
-    "$W" agent --config /nonexistent
+expect "11 warden agent --config hands over to the daemon (a missing file: exit 1)" 1 \
+    "warden agent: /nonexistent: cannot open" -- "$W" agent --config /nonexistent
 expect "12 run: --policy and --state-dir together" 2 "not both" -- \
     "$W" run --policy pol.yaml --state-dir S -- true
 
