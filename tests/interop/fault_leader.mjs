@@ -103,6 +103,9 @@ function handle(req, res) {
     inm: req.headers['if-none-match'] ?? null,
     prefer: req.headers.prefer ?? null,
     san: req.socket.getPeerCertificate()?.subjectaltname ?? null,
+    // a resumed TLS session was authenticated by the handshake that made it (the client
+    // certificate is required there); Node may not show the certificate again on resumption
+    resumed: req.socket.isSessionReused(),
   })}\n`);
   req.resume();
   req.on('end', () => {
