@@ -47,7 +47,9 @@ run "$W" bundle create --policy policy.yaml --org acme --fleet prod --env eu1 --
 run "$W" bundle verify --roster roster.json --pin "$PIN" --org acme --fleet prod --env eu1 \
     --instance web-7 bundle.json
 
-step "5. the gate on the embedded default policy: an allowed server and a blocked one"
-run "$W" run --name hello -- node -e 'console.log("hello from an allowed MCP server")'
+step "5. the gate on the embedded default policy: an allowed server, then inline code and a shell blocked"
+printf 'console.log("hello from an allowed MCP server")\n' > server.js
+run "$W" run --name hello -- node server.js
+run "$W" run --name inline -- node -e 'console.log("inline code: this must never print")'
 run "$W" run --name shell -- /bin/sh -c 'echo this must never print'
 printf '\nquickstart finished\n'
