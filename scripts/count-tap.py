@@ -4,6 +4,7 @@
 
 usage: count-tap.py TESTLOG.json... [--tap NAME:FILE:EXITCODE ...]
 
+Every failing point is listed just above the summary, so the tail of a log names it.
 A test program that crashed, timed out, exited non-zero or printed no test point counts as one
 failure, so a suite cannot pass by saying nothing. A program that skips itself as a whole
 ("1..0 # SKIP why", meson's SKIP) counts as one skipped, with its reason printed; a point marked
@@ -13,6 +14,7 @@ import re
 import sys
 
 passed = failed = skipped = 0
+failures = []  # (program, line) of every failing point, repeated just above the summary
 DIRECTIVE = r"[^\n#]*#\s*(?:SKIP|TODO)"
 
 
@@ -31,12 +33,15 @@ def count(name, out, good, skip=False):
     bad = len(re.findall(r"^not ok \d+", out, re.M)) - \
         len(re.findall(r"^not ok \d+" + DIRECTIVE, out, re.M | re.I))
     skipped += marked
+    for line in re.findall(r"^not ok \d+.*$", out, re.M):
+        if not re.match(r"^not ok \d+" + DIRECTIVE, line, re.I):
+            failures.append((name, line))
     if not good and bad == 0:
         bad = 1  # crashed, timed out, or broke its plan without a failing point
-        print(f"count-tap: {name}: failed without a failing test point")
+        failures.append((name, "failed without a failing test point (crash, timeout or exit code)"))
     if ok + bad + marked == 0:
         bad = 1
-        print(f"count-tap: {name}: no test points")
+        failures.append((name, "no test points"))
     passed += ok
     failed += bad
 
@@ -64,5 +69,7 @@ while args:
         result = rec.get("result", "")
         count(rec.get("name"), rec.get("stdout") or "", result in ("OK", "EXPECTEDFAIL"),
               skip=result == "SKIP")
+for name, line in failures:
+    print(f"count-tap: FAILED {name}: {line}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
