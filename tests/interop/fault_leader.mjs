@@ -102,10 +102,10 @@ function handle(req, res) {
     path,
     inm: req.headers['if-none-match'] ?? null,
     prefer: req.headers.prefer ?? null,
-    san: req.socket.getPeerCertificate()?.subjectaltname ?? null,
+    san: req.socket.wdSan ?? req.socket.getPeerCertificate()?.subjectaltname ?? null,
     // a resumed TLS session was authenticated by the handshake that made it (the client
     // certificate is required there); Node may not show the certificate again on resumption
-    resumed: req.socket.isSessionReused(),
+    resumed: req.socket.wdResumed ?? req.socket.isSessionReused(),
   })}\n`);
   req.resume();
   req.on('end', () => {
@@ -140,6 +140,12 @@ function handle(req, res) {
   });
 }
 
+// What the handshake proved, read when it completes: a request handled after the connection
+// was closed under it (a TLS switch, a reset) can no longer show its peer certificate.
+server.on('secureConnection', (sock) => {
+  sock.wdSan = sock.getPeerCertificate()?.subjectaltname ?? null;
+  sock.wdResumed = sock.isSessionReused();
+});
 server.on('tlsClientError', () => {});
 server.on('clientError', (err, socket) => socket.destroy());
 server.listen(0, '127.0.0.1', () => {
