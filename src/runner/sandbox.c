@@ -456,6 +456,7 @@ typedef struct child_args {
     char *const *envp;
     int (*pre_exec)(void *);
     void *ctx;
+    int clone_err;         /* set by start_child when clone itself failed */
 } child_args;
 
 typedef struct report {
@@ -688,7 +689,8 @@ __attribute__((noreturn)) static void child_main(child_args *a)
     int sfd = signalfd(-1, &fw, SFD_CLOEXEC);
     if (sfd < 0)
         child_fail(a, ST_SIGNALS);
-    pid_t server = fork();
+    /* vfork: no copy of the init's page tables; the child only sets its mask and execs */
+    pid_t server = vfork();
     if (server < 0)
         child_fail(a, ST_FORK);
     if (server == 0) {
@@ -747,6 +749,7 @@ static wd_code start_child(child_args *a, pid_t *pid, int *proxy_fd, wd_err *e)
     int cerr = errno;
     close(sp[1]);
     if (c < 0) {
+        a->clone_err = cerr;
         close(sp[0]);
         return wd_err_set(e, WD_E_IO, "sandbox: cannot create the namespaces: %s",
                           strerror(cerr));
@@ -807,8 +810,9 @@ static wd_code start_child(child_args *a, pid_t *pid, int *proxy_fd, wd_err *e)
     return WD_OK;
 }
 
-/* The namespaces a test hook pretends are missing, or the first one the kernel refuses. */
-static wd_code check_namespaces(const wd_sandbox *sb, wd_err *e)
+/* The namespaces a test hook pretends are missing, or (probe) the first one the kernel
+ * refuses, each tried alone with a user namespace. */
+static wd_code check_namespaces(const wd_sandbox *sb, bool probe, wd_err *e)
 {
     static const struct {
         int flag;
@@ -831,7 +835,7 @@ static wd_code check_namespaces(const wd_sandbox *sb, wd_err *e)
         int err = 0;
         if (hook != NULL && strcmp(hook, kinds[i].hook) == 0) {
             err = EPERM;
-        } else {
+        } else if (probe) {
             long c = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | kinds[i].flag) | SIGCHLD,
                              NULL, NULL, NULL, 0);
             if (c == 0)
@@ -921,7 +925,7 @@ wd_code wd_sandbox_new(const wd_profile *profile, const char *exe, wd_sandbox **
     if (r == WD_OK)
         r = copy_profile(sb, profile, e);
     if (r == WD_OK)
-        r = check_namespaces(sb, e);
+        r = check_namespaces(sb, false, e);
     if (r == WD_OK) {
         sb->abi = wd_sandbox_landlock_abi();
         if (sb->abi == 0)
@@ -976,6 +980,10 @@ wd_code wd_sandbox_new(const wd_profile *profile, const char *exe, wd_sandbox **
             int pfd;
             r = start_child(&a, &pid, &pfd, e);
             close(rs);
+            /* the kernel refused the namespaces: say which one */
+            if (r != WD_OK && a.clone_err != 0 && check_namespaces(sb, true, e) == WD_OK)
+                wd_err_set(e, WD_E_IO, "sandbox: the kernel cannot create the namespaces: %s",
+                           strerror(a.clone_err));
             if (r == WD_OK) {
                 int st = 0;
                 while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
