@@ -105,6 +105,8 @@ inside "allow_ports: connect to a listed port" ports allowed -- connect 127.0.0.
 both "allow_ports: connect to a port not listed" ports -- connect 127.0.0.1 "$P2"
 grep -q "Permission denied" "$T/s.out" && ok "allow_ports: the refusal is Landlock's (EACCES)" \
     || notok "allow_ports: the refusal is Landlock's (EACCES)" "$(cat "$T/s.out")"
+both "allow_ports: no TCP bind" ports -- bind
+inside "network none: binding its own loopback works" strict allowed -- bind
 
 # --- allow_hosts through the CONNECT proxy ---
 for v in HTTPS_PROXY HTTP_PROXY https_proxy http_proxy; do
@@ -147,6 +149,17 @@ kill -TERM $RPID
 wait $RPID
 rc=$?
 check "SIGTERM stops the server: status 128+15" test "$rc" -eq 143
+# warden killed outright: the sandbox goes with it
+"$RUN" "$T/strict.json" -- "$PROBE" wait "$T/wr/orphan" >/dev/null 2>&1 &
+RPID=$!
+for _ in $(seq 100); do [ -e "$T/wr/orphan" ] && break; sleep 0.1; done
+# (the pattern's [w] keeps it from matching a command line that quotes it)
+alive() { pgrep -f -- "sandbox_probe [w]ait $T/wr/orphan" >/dev/null; }
+check "the server runs before warden is killed" alive
+kill -KILL $RPID
+wait $RPID 2>/dev/null
+for _ in $(seq 100); do alive || break; sleep 0.1; done
+check "warden killed with SIGKILL: the server is gone too" sh -c "! pgrep -f -- 'sandbox_probe [w]ait $T/wr/orphan' >/dev/null"
 rm -f "$T/wr/marker"
 expect "pre_exec's non-zero return is the exit status" 5 "" -- \
     "$RUN" --pre-exec-exit 5 "$T/strict.json" -- "$PROBE" write "$T/wr/marker"

@@ -155,6 +155,17 @@ int main(int argc, char **argv)
         close(s);
         return allowed();
     }
+    if (strcmp(a, "bind") == 0 && argc == 2) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) != 0)
+            return refused("bind");
+        close(s);
+        return allowed();
+    }
     if (strcmp(a, "proxy") == 0 && argc == 4)
         return via_proxy(argv[2], argv[3]);
     if (strcmp(a, "mount") == 0 && argc == 3) {
