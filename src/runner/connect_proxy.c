@@ -297,7 +297,9 @@ static void *conn_main(void *arg)
         *eol = '\0';
         char host[256];
         unsigned port = 0;
-        if (!parse_connect(head, host, sizeof host, &port)) {
+        if (strncmp(head, "CONNECT ", 8) == 0 && !parse_connect(head, host, sizeof host, &port)) {
+            reply(fd, "400 Bad Request");
+        } else if (!parse_connect(head, host, sizeof host, &port)) {
             reply(fd, "405 Method Not Allowed");
             if (p->log_fd >= 0) {
                 static const char m[] = "warden: sandbox proxy: refused a request that is not "

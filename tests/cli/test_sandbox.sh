@@ -119,6 +119,20 @@ grep -q "proxy answered: HTTP/1.1 403" "$T/s.out" && ok "allow_hosts: the proxy 
     || notok "allow_hosts: the proxy answers 403" "$(cat "$T/s.out")"
 grep -qF "warden: sandbox proxy: refused CONNECT other.invalid:$P1 (not in allow_hosts and allow_ports)" "$T/s.err" \
     && ok "allow_hosts: the refusal is logged" || notok "allow_hosts: the refusal is logged" "$(cat "$T/s.err")"
+expect "allow_hosts: a plain GET through the proxy: 405" 0 "status: HTTP/1.1 405 Method Not Allowed" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "GET http://localhost:$P1/ HTTP/1.1"
+expect "allow_hosts: CONNECT with a bad port: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "CONNECT localhost:99999 HTTP/1.1"
+expect "allow_hosts: CONNECT with user info: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "CONNECT u@localhost:$P1 HTTP/1.1"
+expect "allow_hosts: a head over 8 KiB: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy BIG
+expect "allow_hosts: a head of exactly 8 KiB is read" 0 "status: HTTP/1.1 200 Connection Established" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "PAD 8192 CONNECT localhost:$P1 HTTP/1.1"
+expect "allow_hosts: a head of 8 KiB + 1: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "PAD 8193 CONNECT localhost:$P1 HTTP/1.1"
+expect "allow_hosts: CONNECT LOCALHOST (case) is admitted" 0 "status: HTTP/1.1 200 Connection Established" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "CONNECT LOCALHOST:$P1 HTTP/1.1"
 inside "allow_hosts: CONNECT localhost on a port not listed is refused" hosts refused -- proxy localhost "$P2"
 both "allow_hosts: direct connect past the proxy" hosts -- connect 127.0.0.1 "$P1"
 

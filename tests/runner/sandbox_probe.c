@@ -109,6 +109,48 @@ static int via_proxy(const char *host, const char *port)
     return allowed();
 }
 
+/* Send LINE (or, for "BIG", 9000 bytes with no end of head) to the proxy as a request head
+ * and print its status line. */
+static int raw_proxy(const char *line)
+{
+    int s = tcp_connect("127.0.0.1", "3128");
+    if (s < 0)
+        return refused("connect to the proxy");
+    static char big[9000];
+    unsigned total = 0;
+    int off = 0;
+    if (strcmp(line, "BIG") == 0) {
+        memset(big, 'a', sizeof big);
+        if (write(s, big, sizeof big) < 0)
+            return refused("write");
+    } else if (sscanf(line, "PAD %u %n", &total, &off) == 1 && total < sizeof big) {
+        /* PAD N LINE: LINE, then an X-Pad header making the head exactly N bytes */
+        int n = snprintf(big, sizeof big, "%s\r\nX-Pad: ", line + off);
+        if (n < 0 || (unsigned)n + 4 > total)
+            return 2;
+        memset(big + n, 'p', total - (unsigned)n - 4);
+        memcpy(big + total - 4, "\r\n\r\n", 4);
+        if (write(s, big, total) != (ssize_t)total)
+            return refused("write");
+    } else {
+        char req[600];
+        int n = snprintf(req, sizeof req, "%s\r\n\r\n", line);
+        if (write(s, req, (size_t)n) != n)
+            return refused("write");
+    }
+    char buf[256];
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    close(s);
+    if (n <= 0)
+        return refused("read");
+    buf[n] = '\0';
+    char *eol = strstr(buf, "\r\n");
+    if (eol != NULL)
+        *eol = '\0';
+    printf("status: %s\n", buf);
+    return 0;
+}
+
 static int any_caps(void)
 {
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -166,6 +208,8 @@ int main(int argc, char **argv)
         close(s);
         return allowed();
     }
+    if (strcmp(a, "raw-proxy") == 0 && argc == 3)
+        return raw_proxy(argv[2]);
     if (strcmp(a, "proxy") == 0 && argc == 4)
         return via_proxy(argv[2], argv[3]);
     if (strcmp(a, "mount") == 0 && argc == 3) {
