@@ -24,6 +24,20 @@
 
 typedef struct wd_sandbox wd_sandbox;
 
+/* How `warden run` uses it, in place of its fork/exec (eff: the effective profile or NULL;
+ * last_check: the child's gate re-check, returning 0 or the exit status):
+ *     wd_sandbox *sb = NULL;
+ *     if (wd_sandbox_new(eff, rc->command[0], &sb, &e) != WD_OK)
+ *         return cli_report(&e);
+ *     pid_t pid;
+ *     if (wd_sandbox_spawn(sb, args, envp, 0, 1, 2, last_check, &ctx, &pid, &e) != WD_OK) {
+ *         wd_sandbox_free(sb);
+ *         return cli_report(&e);
+ *     }
+ *     ... signal and waitpid(pid) exactly as for a forked child ...
+ *     wd_sandbox_free(sb);
+ */
+
 /* Plan a sandbox: check that the profile can be expressed exactly (every read/write glob is
  * an absolute exact path or DIR/ followed by two stars) and that the kernel can do everything
  * it needs (user, mount, PID, IPC, UTS namespaces; a network namespace unless network is host;
