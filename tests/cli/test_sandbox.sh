@@ -42,7 +42,13 @@ threading.Event().wait()
 EOF
 python3 "$T/echo.py" "$T/ports" 2 &
 ECHO_PID=$!
-trap 'kill $ECHO_PID 2>/dev/null; wait $ECHO_PID 2>/dev/null; rm -rf "$T"' EXIT
+ABSTRACT="wd-sandbox-test-$$"
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind("\0" + sys.argv[1]); s.listen(16)
+while True: s.accept()[0].close()' "$ABSTRACT" &
+UNIX_PID=$!
+trap 'kill $ECHO_PID $UNIX_PID 2>/dev/null; wait $ECHO_PID $UNIX_PID 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 100); do [ -s "$T/ports" ] && break; sleep 0.1; done
 read -r P1 P2 <"$T/ports"
 check "loopback listeners up" test -n "${P1:-}" -a -n "${P2:-}"
@@ -152,6 +158,12 @@ grep -q '^allowed' "$T/d.out" && ok "setuid binary: gains its owner's uid withou
     || notok "setuid binary: gains its owner's uid without the sandbox" "$(cat "$T/d.out")"
 expect "setuid binary: gains nothing in the sandbox" 1 "refused: the setuid bit gave nothing" -- \
     "$RUN" "$T/strict.json" -- "$T/suid_probe" setuid
+
+# --- other namespaces and scopes ---
+expect "UTS namespace: the host name is warden-sandbox" 0 "hostname=warden-sandbox" -- \
+    "$RUN" - -- "$PROBE" hostname
+for _ in $(seq 50); do "$PROBE" abstract "$ABSTRACT" >/dev/null 2>&1 && break; sleep 0.1; done
+both "network host: an abstract unix socket of the host (Landlock scope)" host -- abstract "$ABSTRACT"
 
 # --- PID 1, signals, exit status, pre_exec ---
 expect "the server is PID 2 under the sandbox's init" 0 "pid=2" -- "$RUN" - -- "$PROBE" pid

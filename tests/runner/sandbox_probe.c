@@ -4,6 +4,7 @@
  * assert is shown to be the sandbox's doing. It must never do anything it was not asked to,
  * and never talk to an address that is not loopback. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -17,6 +18,8 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -207,6 +210,27 @@ int main(int argc, char **argv)
             return refused("bind");
         close(s);
         return allowed();
+    }
+    if (strcmp(a, "abstract") == 0 && argc == 3) {
+        /* connect to the abstract unix socket @NAME */
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un su;
+        memset(&su, 0, sizeof su);
+        su.sun_family = AF_UNIX;
+        size_t n = strlen(argv[2]);
+        if (s < 0 || n + 1 > sizeof su.sun_path)
+            return refused("socket");
+        memcpy(su.sun_path + 1, argv[2], n);
+        if (connect(s, (struct sockaddr *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0)
+            return refused("connect to an abstract unix socket");
+        close(s);
+        return allowed();
+    }
+    if (strcmp(a, "hostname") == 0 && argc == 2) {
+        struct utsname u;
+        uname(&u);
+        printf("hostname=%s\n", u.nodename);
+        return 0;
     }
     if (strcmp(a, "raw-proxy") == 0 && argc == 3)
         return raw_proxy(argv[2]);
