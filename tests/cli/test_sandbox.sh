@@ -197,6 +197,8 @@ expect "a missing executable: 127" 127 "cannot execute the server" -- "$RUN" - -
 # --- node from /usr/bin runs in the strictest sandbox ---
 expect "node runs in the strictest sandbox" 0 "node ok 2" -- \
     "$RUN" - -- /usr/bin/node -e 'console.log("node ok", 1 + 1)'
+expect "node can start a program of the system set (clone3 refused, clone used)" 0 "child ok" -- \
+    "$RUN" - -- /usr/bin/node -e 'process.stdout.write(require("child_process").execFileSync("/bin/echo", ["child ok"]))'
 
 # --- globs Landlock cannot express, relative paths: refused, nothing started ---
 profile g1 '{"read":["/srv/*/x"]}'
