@@ -289,11 +289,11 @@ static void *conn_main(void *arg)
     char head[WD_SANDBOX_PROXY_MAX_HEAD + 1];
     size_t total = 0;
     ssize_t hl = read_head(p, fd, head, WD_SANDBOX_PROXY_MAX_HEAD, &total);
-    if (hl < 0) {
-        reply(fd, "400 Bad Request");
+    if (hl < 0 || memchr(head, '\0', (size_t)hl) != NULL) {
+        reply(fd, "400 Bad Request"); /* closed, slow, over the cap, or a NUL byte in it */
     } else {
         head[hl] = '\0';
-        char *eol = strstr(head, "\r\n");
+        char *eol = strstr(head, "\r\n"); /* found: the head ends with a blank line */
         *eol = '\0';
         char host[256];
         unsigned port = 0;

@@ -131,6 +131,8 @@ expect "allow_hosts: CONNECT with a bad port: 400" 0 "status: HTTP/1.1 400 Bad R
     "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "CONNECT localhost:99999 HTTP/1.1"
 expect "allow_hosts: CONNECT with user info: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
     "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy "CONNECT u@localhost:$P1 HTTP/1.1"
+expect "allow_hosts: a NUL byte in the head: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
+    "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy NUL
 expect "allow_hosts: a head over 8 KiB: 400" 0 "status: HTTP/1.1 400 Bad Request" -- \
     "$RUN" "$T/hosts.json" -- "$PROBE" raw-proxy BIG
 expect "allow_hosts: a head of exactly 8 KiB is read" 0 "status: HTTP/1.1 200 Connection Established" -- \

@@ -135,6 +135,10 @@ static int raw_proxy(const char *line)
         memcpy(big + total - 4, "\r\n\r\n", 4);
         if (write(s, big, total) != (ssize_t)total)
             return refused("write");
+    } else if (strcmp(line, "NUL") == 0) {
+        static const char req[] = "CONNECT\0localhost:1 HTTP/1.1\r\n\r\n";
+        if (write(s, req, sizeof req - 1) != (ssize_t)sizeof req - 1)
+            return refused("write");
     } else {
         char req[600];
         int n = snprintf(req, sizeof req, "%s\r\n\r\n", line);
