@@ -895,6 +895,12 @@ static wd_code copy_profile(wd_sandbox *sb, const wd_profile *p, wd_err *e)
             sb->n_ports = p->n_allow_ports;
         }
         sb->ll_net = true;
+        if (sb->n_hosts == 0 && sb->n_ports == 0) {
+            /* nothing allowed at all: the host's network namespace would still leave UDP
+             * open, so this is network none */
+            sb->net = WD_NET_NONE;
+            sb->ll_net = false;
+        }
     }
     wd_code r = WD_OK;
     for (size_t i = 0; r == WD_OK && i < p->n_read; i++)

@@ -114,6 +114,11 @@ grep -q "Permission denied" "$T/s.out" && ok "allow_ports: the refusal is Landlo
 both "allow_ports: no TCP bind" ports -- bind
 inside "network none: binding its own loopback works" strict allowed -- bind
 
+profile nothing '{"network":{"allow_ports":[]}}'
+both "an empty allow list is network none: the host's loopback" nothing -- connect 127.0.0.1 "$P1"
+grep -q "Connection refused" "$T/s.out" && ok "an empty allow list: no route out of its own namespace" \
+    || notok "an empty allow list: no route out of its own namespace" "$(cat "$T/s.out")"
+
 # --- allow_hosts through the CONNECT proxy ---
 for v in HTTPS_PROXY HTTP_PROXY https_proxy http_proxy; do
     expect "allow_hosts: $v names the proxy" 0 "$v=http://127.0.0.1:3128" -- \
