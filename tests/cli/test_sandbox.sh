@@ -172,6 +172,12 @@ expect "UTS namespace: the host name is warden-sandbox" 0 "hostname=warden-sandb
 for _ in $(seq 50); do "$PROBE" abstract "$ABSTRACT" >/dev/null 2>&1 && break; sleep 0.1; done
 both "network host: an abstract unix socket of the host (Landlock scope)" host -- abstract "$ABSTRACT"
 
+expect "root's uid and gid are mapped to themselves" 0 "uid=0 gid=0" -- "$RUN" - -- "$PROBE" id
+expect "an unprivileged caller: its uid and gid are mapped to themselves" 0 "uid=65534 gid=65534" -- \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$RUN" - -- "$PROBE" id
+expect "an unprivileged caller: node runs" 0 "node ok" -- \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$RUN" - -- /usr/bin/node -e 'console.log("node ok")'
+
 # --- PID 1, signals, exit status, pre_exec ---
 expect "the server is PID 2 under the sandbox's init" 0 "pid=2" -- "$RUN" - -- "$PROBE" pid
 expect "the server's exit status comes back" 7 "" -- "$RUN" - -- "$PROBE" exit 7

@@ -273,6 +273,10 @@ int main(int argc, char **argv)
         }
         return allowed();
     }
+    if (strcmp(a, "id") == 0 && argc == 2) {
+        printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
+        return 0;
+    }
     if (strcmp(a, "caps") == 0 && argc == 2)
         return any_caps();
     if (strcmp(a, "pid") == 0 && argc == 2) {
