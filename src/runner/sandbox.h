@@ -61,7 +61,10 @@ wd_code wd_sandbox_new(const wd_profile *profile, const char *exe, wd_sandbox **
  * SIGUSR2 are passed on to the server) and waitpid() it; it exits with the server's status, or
  * 128+N when the server was killed by signal N. Errors (the child could not be created or
  * could not set up its confinement: the message says what) return WD_E_IO with the child
- * already reaped and *pid = -1. Not thread-safe with respect to the same sb. */
+ * already reaped and *pid = -1. Returns once the server has been executed (or pre_exec has
+ * refused, or the child failed): a pre_exec that blocks blocks the caller. The sandbox is
+ * killed when the calling THREAD ends (PR_SET_PDEATHSIG): call it from a thread that lives as
+ * long as the server. Not thread-safe with respect to the same sb. */
 wd_code wd_sandbox_spawn(wd_sandbox *sb, char *const argv[], char *const envp[], int in_fd,
                          int out_fd, int err_fd, int (*pre_exec)(void *), void *ctx, pid_t *pid,
                          wd_err *e);
