@@ -292,14 +292,18 @@ static void *conn_main(void *arg)
     if (hl < 0 || memchr(head, '\0', (size_t)hl) != NULL) {
         reply(fd, "400 Bad Request"); /* closed, slow, over the cap, or a NUL byte in it */
     } else {
-        head[hl] = '\0';
-        char *eol = strstr(head, "\r\n"); /* found: the head ends with a blank line */
-        *eol = '\0';
+        /* the request line, copied: bytes after the head (a client that did not wait for the
+         * 200) stay untouched in head for the tunnel */
+        char line[WD_SANDBOX_PROXY_MAX_HEAD + 1];
+        const char *eol = memmem(head, (size_t)hl, "\r\n", 2); /* found: the head ends so */
+        size_t ll = (size_t)(eol - head);
+        memcpy(line, head, ll);
+        line[ll] = '\0';
         char host[256];
         unsigned port = 0;
-        if (strncmp(head, "CONNECT ", 8) == 0 && !parse_connect(head, host, sizeof host, &port)) {
+        if (strncmp(line, "CONNECT ", 8) == 0 && !parse_connect(line, host, sizeof host, &port)) {
             reply(fd, "400 Bad Request");
-        } else if (!parse_connect(head, host, sizeof host, &port)) {
+        } else if (!parse_connect(line, host, sizeof host, &port)) {
             reply(fd, "405 Method Not Allowed");
             if (p->log_fd >= 0) {
                 static const char m[] = "warden: sandbox proxy: refused a request that is not "

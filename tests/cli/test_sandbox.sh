@@ -125,6 +125,7 @@ for v in HTTPS_PROXY HTTP_PROXY https_proxy http_proxy; do
         env "$v=http://elsewhere:1" "$RUN" "$T/hosts.json" -- "$PROBE" env "$v"
 done
 inside "allow_hosts: CONNECT localhost on a listed port works" hosts allowed -- proxy localhost "$P1"
+inside "allow_hosts: bytes sent with the CONNECT reach the target unchanged" hosts allowed -- proxy-eager localhost "$P1"
 inside "allow_hosts: CONNECT to another host name is refused" hosts refused -- proxy other.invalid "$P1"
 grep -q "proxy answered: HTTP/1.1 403" "$T/s.out" && ok "allow_hosts: the proxy answers 403" \
     || notok "allow_hosts: the proxy answers 403" "$(cat "$T/s.out")"

@@ -4,6 +4,7 @@
  * assert is shown to be the sandbox's doing. It must never do anything it was not asked to,
  * and never talk to an address that is not loopback. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -60,8 +61,9 @@ static int tcp_connect(const char *ip, const char *port)
     return s;
 }
 
-/* CONNECT host:port through $HTTPS_PROXY (http://IP:PORT), then check the tunnel echoes. */
-static int via_proxy(const char *host, const char *port)
+/* CONNECT host:port through $HTTPS_PROXY (http://IP:PORT), then check the tunnel echoes;
+ * eager: send the first bytes with the request, before the proxy's answer. */
+static int via_proxy(const char *host, const char *port, bool eager)
 {
     const char *px = getenv("HTTPS_PROXY");
     char ip[64], pp[16];
@@ -73,8 +75,8 @@ static int via_proxy(const char *host, const char *port)
     if (s < 0)
         return refused("connect to the proxy");
     char req[512];
-    int n = snprintf(req, sizeof req, "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n", host, port,
-                     host, port);
+    int n = snprintf(req, sizeof req, "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n%s", host,
+                     port, host, port, eager ? "ping\n" : "");
     if (write(s, req, (size_t)n) != n)
         return refused("write");
     char buf[512];
@@ -95,7 +97,7 @@ static int via_proxy(const char *host, const char *port)
         printf("refused: proxy answered: %s\n", buf);
         return 1;
     }
-    if (write(s, "ping\n", 5) != 5)
+    if (!eager && write(s, "ping\n", 5) != 5)
         return refused("write through the tunnel");
     len = 0;
     while (len < 5) {
@@ -239,7 +241,9 @@ int main(int argc, char **argv)
     if (strcmp(a, "raw-proxy") == 0 && argc == 3)
         return raw_proxy(argv[2]);
     if (strcmp(a, "proxy") == 0 && argc == 4)
-        return via_proxy(argv[2], argv[3]);
+        return via_proxy(argv[2], argv[3], false);
+    if (strcmp(a, "proxy-eager") == 0 && argc == 4)
+        return via_proxy(argv[2], argv[3], true);
     if (strcmp(a, "mount") == 0 && argc == 3) {
         if (mount("none", argv[2], "tmpfs", 0, "size=64k") != 0)
             return refused("mount");
