@@ -231,8 +231,10 @@ static void conn_free(conn *c)
     w->nconns--;
     if (c->ui) {
         w->nui--;
-        if (c->st == C_STREAM)
+        if (c->st == C_STREAM) {
             w->nstreams--;
+            wd_metrics_ui_streams(s->L->metrics, -1);
+        }
     }
     if (c->tls) {
         atomic_fetch_sub(&s->nconns, 1);
@@ -455,6 +457,7 @@ static void start_stream(conn *c)
     c->st = C_STREAM;
     c->close_after = true;
     w->nstreams++;
+    wd_metrics_ui_streams(L->metrics, +1);
     bufferevent_enable(c->bev, EV_WRITE);
     stream_push(c, NULL, 0);
 }

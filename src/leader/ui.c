@@ -55,7 +55,7 @@ static wd_code load_token(wd_ui *u, const char *path, wd_err *e)
     }
     if (st.st_size > TOKEN_FILE_MAX) {
         close(fd);
-        return wd_err_set(e, WD_E_OVERSIZED, "ui token file %s: %jd bytes, more than %d", name,
+        return wd_err_set(e, WD_E_IO, "ui token file %s: %jd bytes, more than %d", name,
                           (intmax_t)st.st_size, TOKEN_FILE_MAX);
     }
     unsigned char buf[TOKEN_FILE_MAX + 1];
@@ -87,7 +87,7 @@ static wd_code load_token(wd_ui *u, const char *path, wd_err *e)
     for (size_t i = 0; good && i < len; i++)
         good = token_char(buf[i]);
     if (!good)
-        rc = wd_err_set(e, WD_E_MALFORMED, "ui token file %s: one token of %d to %d characters "
+        rc = wd_err_set(e, WD_E_IO, "ui token file %s: one token of %d to %d characters "
                         "(A-Z a-z 0-9 - . _ ~) is expected, e.g. from `openssl rand -hex 32`",
                         name, WD_UI_TOKEN_MIN, WD_UI_TOKEN_MAX);
     else
@@ -226,6 +226,11 @@ wd_ui_result wd_ui_handle(const wd_ui *u, wd_leader *L, const wd_http_req *req,
 {
     const char *path = req->path != NULL ? req->path : req->target;
     const wd_ui_file *f = find_file(path);
+    if (strcmp(path, "/favicon.ico") == 0) { /* browsers ask for it: nothing, quietly */
+        rs->route = "ui/asset";
+        rs->status = 204;
+        return WD_UI_ANSWER;
+    }
     bool data = strcmp(path, "/ui/v1/followers") == 0;
     bool events = strcmp(path, "/ui/v1/events") == 0;
     rs->route = f != NULL ? (strcmp(path, "/") == 0 ? "ui/page" : "ui/asset")

@@ -40,9 +40,9 @@ typedef struct wd_ui wd_ui;
 
 /* The page's state: the token read from token_file (NULL: no token, anyone who can reach the
  * listener may read the page). The file must be a regular file that neither group nor others
- * can read (else WD_E_IO, as for key files), at most 4 KiB (WD_E_OVERSIZED), and hold one token
- * of WD_UI_TOKEN_MIN..WD_UI_TOKEN_MAX characters from A-Z a-z 0-9 - . _ ~ followed by at most
- * a newline (else WD_E_MALFORMED). Caller frees *out with wd_ui_free (which wipes the token);
+ * can read (as for key files), at most 4 KiB, and hold one token of
+ * WD_UI_TOKEN_MIN..WD_UI_TOKEN_MAX characters from A-Z a-z 0-9 - . _ ~ followed by at most a
+ * newline; any of these wrong is WD_E_IO (a configuration file the operator fixes). Caller frees *out with wd_ui_free (which wipes the token);
  * on error *out is NULL and nothing is kept. */
 wd_code wd_ui_new(const char *token_file, wd_ui **out, wd_err *e);
 void wd_ui_free(wd_ui *u);
@@ -58,7 +58,7 @@ typedef enum wd_ui_result {
 
 /* Decide one request of the UI listener. Routes (GET, and HEAD for all but the stream):
  *   /                 the page (index.html); /?token=T sets the cookie and redirects to /
- *   /ui/<file>        the page's CSS and JavaScript
+ *   /ui/<file>        the page's CSS and JavaScript (/favicon.ico: 204, nothing)
  *   /ui/v1/followers  the followers view as JSON (the shape of GET followers)
  *   /ui/v1/events     the event stream (text/event-stream): "event: followers" with the view
  * With a token: "Authorization: Bearer T" or the cookie warden_ui=T, else 401 (the page route
