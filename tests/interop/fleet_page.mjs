@@ -366,6 +366,62 @@ ok(existsSync(shot) && statSync(shot).size > 1000, `30 screenshot saved to ${sho
 ok(consoleErrors.length === 0, '31 no errors in the page\'s console', ...consoleErrors);
 await page.close();
 
+// ---- how each state is shown: a view given to the page through request interception ----
+// (silence takes three status intervals, a kill and errors take more fixtures: the rendering
+// of each is checked on a view of the leader's shape, served in place of the stream)
+{
+  const fake = {
+    followers: [
+      { instance_id: 'db-1', fleet_id: 'db', environment: 'prod', spiffe_id: 'spiffe://fleet.test/org/acme/fleet/db/env/prod/instance/db-1',
+        labels: { team: '<img src=x onerror="window.wdXss=1">' }, policy_state: 'killed',
+        active_bundle: { version: 5, hash: 'sha256:' + 'ab'.repeat(32) }, kill: { counter: 3, state: 'active', honored: true },
+        last_error: { code: 'bad-signature', message: '<b>bad</b> bundle', at: '2026-11-30T09:00:00Z' },
+        last_seen: '2026-11-30T09:12:00Z', silent: true, lag: 2, warden_version: '0.1.0' },
+      { instance_id: 'db-2', fleet_id: 'db', environment: 'prod', spiffe_id: 'spiffe://fleet.test/org/acme/fleet/db/env/prod/instance/db-2',
+        labels: {}, policy_state: 'none', active_bundle: null, kill: { counter: 4, state: 'inactive', honored: false },
+        last_error: null, last_seen: '2026-11-30T09:13:00Z', silent: false, lag: null, warden_version: '0.1.0' },
+    ],
+    active: { 'db/prod': { version: 7, hash: 'sha256:' + 'cd'.repeat(32), rollback_authorization: 'rb-1' } },
+  };
+  const pf = await browser.newPage();
+  await pf.setRequestInterception(true);
+  pf.on('request', (rq) => {
+    if (rq.url().endsWith('/ui/v1/events')) {
+      rq.respond({ status: 200, contentType: 'text/event-stream', body: `retry: 60000\nevent: followers\ndata: ${JSON.stringify(fake)}\n\n` });
+    } else {
+      rq.continue();
+    }
+  });
+  await pf.goto(PAGE, { waitUntil: 'domcontentloaded', timeout: 30000 });
+  let shownFake = false;
+  try {
+    await pf.waitForFunction(() => document.querySelectorAll('#rows tr').length === 2, { timeout: 20000, polling: 100 });
+    shownFake = true;
+  } catch { /* reported below */ }
+  const fr = shownFake ? await pf.$$eval('#rows tr', (trs) => trs.map((tr) => ({
+    instance: tr.dataset.instance, cls: tr.className,
+    cells: Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.col, td.textContent])),
+  }))) : [];
+  const d1 = fr.find((r) => r.instance === 'db-1');
+  const d2 = fr.find((r) => r.instance === 'db-2');
+  ok(d1 && d1.cls === 'silent' && d1.cells.seen === '2026-11-30T09:12:00Zsilent' && d2 && !d2.cls,
+    '31b a silent follower is marked (badge and row), the others are not', JSON.stringify(fr));
+  ok(d1 && d1.cells.kill === 'active #3' && d1.cells.policy === 'killed' && d2 && d2.cells.kill === 'inactive #4 (not honored)',
+    '31c kill states are shown with their counter, and a kill not honored says so', JSON.stringify(fr));
+  ok(d1 && d1.cells.lag === '2 behind' && d2 && d2.cells.lag === '–' && d2.cells.bundle === 'none',
+    '31d lag behind, and no bundle, are shown', JSON.stringify(fr));
+  ok(d1 && d1.cells.error === 'bad-signature: <b>bad</b> bundle (2026-11-30T09:00:00Z)',
+    '31e the last error is shown with its code, message and time', JSON.stringify(fr));
+  ok(await pf.evaluate(() => window.wdXss === undefined && document.querySelector('#rows img, #rows b') === null) &&
+    d1 && d1.cells.labels === 'team=<img src=x onerror="window.wdXss=1">',
+  '31f text from hosts is shown as text, never as HTML', JSON.stringify(fr));
+  ok(await pf.$eval('#active', (e) => e.textContent) === 'db/prod active v7 sha256:cdcdcdcdcdcd… (rollback rb-1)',
+    '31g an active rollback is named next to its stream', await pf.$eval('#active', (e) => e.textContent));
+  ok(await pf.$eval('#summary', (e) => e.textContent) === '2 followers1 not on the active bundle1 silent1 killed',
+    '31h the summary counts followers behind, silent and killed', await pf.$eval('#summary', (e) => e.textContent));
+  await pf.close();
+}
+
 // ---- metrics and logs ----
 const met = await until(async () => {
   const m = await get(L1.probe, '/metrics'); // the page's stream closes soon after the page
