@@ -514,6 +514,9 @@ await until(async () => /^warden_leader_ui_streams 0$/m.test((await get(L2.probe
 const again = await openStream(L2.ui, bearer);
 ok(again.status === 200, '58 closed streams free their places', again.status);
 again.req.destroy();
+// every connection of the page is closed now (a stream's place is freed with its connection)
+ok(await until(async () => /^warden_leader_ui_streams 0$/m.test((await get(L2.probe, '/metrics')).body), 10) !== null,
+  '58a ... and the gauge of open streams comes back to 0');
 
 // connections are capped: 64 open, the 65th is closed unanswered; a freed place is reused
 const idle = [];
