@@ -263,8 +263,8 @@ static const char *scalar_text(const json_t *v, char *buf, size_t n)
 
 static const char *const string_keys[] = {
     "cert", "key", "client_ca", "trust_domain", "roster", "pin", "store", "probe_listen",
-    "ui_listen", "ui_token_file", "workers", "max_conns", "handshake_timeout", "idle_timeout", "body_timeout",
-    "drain_timeout", NULL,
+    "ui_listen", "ui_token_file", "workers", "max_conns", "handshake_timeout", "idle_timeout",
+    "body_timeout", "drain_timeout", NULL,
 };
 
 static wd_code load_tree(const char *path, const json_t *root, wd_leader_config *c, wd_err *e)

@@ -42,8 +42,9 @@ typedef struct wd_ui wd_ui;
  * listener may read the page). The file must be a regular file that neither group nor others
  * can read (as for key files), at most 4 KiB, and hold one token of
  * WD_UI_TOKEN_MIN..WD_UI_TOKEN_MAX characters from A-Z a-z 0-9 - . _ ~ followed by at most a
- * newline; any of these wrong is WD_E_IO (a configuration file the operator fixes). Caller frees *out with wd_ui_free (which wipes the token);
- * on error *out is NULL and nothing is kept. */
+ * newline; any of these wrong is WD_E_IO (a configuration file the operator fixes). Caller
+ * frees *out with wd_ui_free (which wipes the token); on error *out is NULL and nothing is
+ * kept. */
 wd_code wd_ui_new(const char *token_file, wd_ui **out, wd_err *e);
 void wd_ui_free(wd_ui *u);
 
