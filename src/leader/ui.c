@@ -248,26 +248,27 @@ wd_ui_result wd_ui_handle(const wd_ui *u, wd_leader *L, const wd_http_req *req,
                            req->method);
         return WD_UI_ANSWER;
     }
+    /* the page also takes ?token=T: it becomes a cookie and the address loses it (also when
+     * the browser holds the cookie already) */
+    size_t qn = 0;
+    const char *q = u->has_token && f != NULL && strcmp(path, "/") == 0 && req->query != NULL
+                        ? query_value(req->query, "token", &qn) : NULL;
+    if (q != NULL && token_is(u, q, qn)) {
+        rs->route = "ui/login";
+        rs->status = 303;
+        wd_http_resp_header(rs, "Location", "/");
+        /* WD_UI_TOKEN_MAX keeps this header within its 208 bytes */
+        char tok[WD_UI_TOKEN_MAX + 1];
+        memcpy(tok, q, qn);
+        tok[qn] = '\0';
+        wd_http_resp_header(rs, "Set-Cookie", "%s=%s; Path=/; HttpOnly; SameSite=Strict",
+                            WD_UI_COOKIE, tok);
+        OPENSSL_cleanse(tok, sizeof tok);
+        wd_http_resp_header(rs, "Cache-Control", "no-store");
+        wd_http_resp_header(rs, "Referrer-Policy", "no-referrer");
+        return WD_UI_ANSWER;
+    }
     if (!authorized(u, req)) {
-        /* the page also takes ?token=T once: it becomes a cookie and the URL loses it */
-        size_t n = 0;
-        const char *q = f != NULL && strcmp(path, "/") == 0 && req->query != NULL
-                            ? query_value(req->query, "token", &n) : NULL;
-        if (q != NULL && token_is(u, q, n)) {
-            rs->route = "ui/login";
-            rs->status = 303;
-            wd_http_resp_header(rs, "Location", "/");
-            /* WD_UI_TOKEN_MAX keeps this header within its 208 bytes */
-            char tok[WD_UI_TOKEN_MAX + 1];
-            memcpy(tok, q, n);
-            tok[n] = '\0';
-            wd_http_resp_header(rs, "Set-Cookie", "%s=%s; Path=/; HttpOnly; SameSite=Strict",
-                                WD_UI_COOKIE, tok);
-            OPENSSL_cleanse(tok, sizeof tok);
-            wd_http_resp_header(rs, "Cache-Control", "no-store");
-            wd_http_resp_header(rs, "Referrer-Policy", "no-referrer");
-            return WD_UI_ANSWER;
-        }
         wd_http_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"warden fleet page\"");
         wd_http_resp_error(rs, 401, "unauthenticated",
                            "this page needs its token: open /?token=TOKEN, or send "

@@ -226,6 +226,7 @@ static void test_open_page(void **st)
     assert_string_equal(a.rs.content_type, "text/css; charset=utf-8");
     wd_http_resp_free(&a.rs);
     expect_get(u, "/favicon.ico", "", 204, "ui/asset");
+    expect_get(u, "/?token=0123456789abcdef", "", 200, "ui/page"); /* no token: ignored */
     expect_get(u, "/nope", "", 404, "ui/unknown");
     expect_get(u, "/ui/", "", 404, "ui/unknown");
     expect_get(u, "/ui/index.html", "", 404, "ui/unknown");
@@ -320,6 +321,12 @@ static void test_token_required(void **st)
     assert_false(body_has(&a, TOKEN));
     wd_http_resp_free(&a.rs);
     snprintf(head, sizeof head, "GET /?a=1&token=%s&b=2 HTTP/1.1\r\nHost: x\r\n\r\n", TOKEN);
+    a = ask(u, head);
+    assert_int_equal(a.rs.status, 303);
+    wd_http_resp_free(&a.rs);
+    /* with the cookie already: still redirected, so the address loses the token */
+    snprintf(head, sizeof head, "GET /?token=%s HTTP/1.1\r\nHost: x\r\n%s\r\n", TOKEN,
+             ok_cookie);
     a = ask(u, head);
     assert_int_equal(a.rs.status, 303);
     wd_http_resp_free(&a.rs);
