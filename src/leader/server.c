@@ -63,7 +63,9 @@ struct conn {
     struct bufferevent *bev;
     struct event *tmr;
     bool tls;
-    bool ui; /* a connection of the fleet page's listener */
+    bool ui;       /* a connection of the fleet page's listener */
+    bool ui_dirty; /* a stream's view changed while its last event was still being written */
+    int ui_stuck;  /* refreshes in a row that found the last event still unwritten */
     cstate st;
     wd_http_req req;
     bool have_req;
@@ -366,16 +368,18 @@ static void respond_error(conn *c, int status, const char *code, const char *msg
 /* ---------------------------------------------------------------- the fleet page */
 
 /* Write one event to stream c (ev, len), or, with ev NULL, the view computed for c alone (its
- * first event and the periodic refresh; a comment line when the view is unavailable), and
- * re-arm its refresh. A peer that lets WD_UI_MAX_BACKLOG bytes pile up is cut: c is freed. */
+ * first event, the periodic refresh, a change it missed; a comment line when the view is
+ * unavailable), and re-arm its refresh. While the last event is still being written, nothing
+ * is added: the stream is marked, and gets the view then current once the last one is out, so
+ * a slow reader holds one event at most. */
 static void stream_push(conn *c, const char *ev, size_t len)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (evbuffer_get_length(out) > WD_UI_MAX_BACKLOG) {
-        operational(c->w->srv, "ui", "an event stream does not read: closed", c);
-        conn_free(c);
+    if (evbuffer_get_length(out) > 0) {
+        c->ui_dirty = true;
         return;
     }
+    c->ui_dirty = false;
     if (ev != NULL) {
         evbuffer_add(out, ev, len);
     } else {
@@ -458,8 +462,9 @@ static void start_stream(conn *c)
     c->close_after = true;
     w->nstreams++;
     wd_metrics_ui_streams(L->metrics, +1);
+    c->ui_dirty = true; /* the first event follows the head (write_cb) */
+    set_timer(c, WD_UI_REFRESH_S);
     bufferevent_enable(c->bev, EV_WRITE);
-    stream_push(c, NULL, 0);
 }
 
 /* A request of the fleet page's listener: ui.c answers, or it becomes an event stream (at most
@@ -778,6 +783,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
+    if (c->st == C_STREAM) { /* an event is out: send what changed meanwhile */
+        if (c->ui_dirty && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            stream_push(c, NULL, 0);
+        return;
+    }
     if (c->st != C_WRITE || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
     response_done(c);
@@ -876,7 +886,16 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
         return;
     case C_STREAM:
-        stream_push(c, NULL, 0);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+            c->ui_stuck = 0;
+            stream_push(c, NULL, 0);
+        } else if (++c->ui_stuck >= WD_UI_STUCK_ROUNDS) {
+            operational(c->w->srv, "ui", "an event stream does not read: closed", c);
+            conn_free(c);
+        } else {
+            c->ui_dirty = true;
+            set_timer(c, WD_UI_REFRESH_S);
+        }
         return;
     }
 }

@@ -21,7 +21,8 @@
 #define WD_UI_MAX_STREAMS 16     /* event streams at once; more get 503 */
 #define WD_UI_REFRESH_S 20       /* a stream gets a fresh view at least this often */
 #define WD_UI_MIN_GAP_MS 250     /* pushes closer than this are merged into one */
-#define WD_UI_MAX_BACKLOG (4u * 1024u * 1024u) /* a stream that does not read is cut past this */
+#define WD_UI_STUCK_ROUNDS 3     /* a stream whose last event stays unwritten this many refreshes
+                                    in a row (its reader stopped reading) is closed */
 #define WD_UI_TOKEN_MIN 16       /* token length in bytes, after the trailing newline is cut */
 #define WD_UI_TOKEN_MAX 128      /* so the Set-Cookie header fits its 208 bytes */
 #define WD_UI_COOKIE "warden_ui"
