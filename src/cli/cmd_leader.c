@@ -18,7 +18,8 @@
 static const char usage[] =
     "usage: warden leader --listen ADDR:PORT [--listen ADDR:PORT...] --cert FILE --key FILE\n"
     "         --client-ca FILE --trust-domain TD --roster FILE --pin DIGEST [--store URL]\n"
-    "         [--probe-listen ADDR:PORT] [--ui-listen ADDR:PORT] [--config FILE]\n"
+    "         [--probe-listen ADDR:PORT] [--ui-listen ADDR:PORT [--ui-token-file FILE]]\n"
+    "         [--config FILE]\n"
     "         [--workers N] [--max-conns N] [--log-format json|text] [--log-level LEVEL]\n"
     "\n"
     "Run the control plane that followers poll: HTTPS with TLS 1.3 only and a client\n"
@@ -41,12 +42,21 @@ static const char usage[] =
     "  --pin DIGEST            root key fingerprint (keyid) the roster must chain to\n"
     "  --store URL             sqlite:PATH (default sqlite:/var/lib/warden/leader.db)\n"
     "  --probe-listen ADDR:PORT  plain-HTTP probe address (default 127.0.0.1:9465)\n"
-    "  --ui-listen ADDR:PORT   reserved for the fleet page (accepted, not served yet)\n"
+    "  --ui-listen ADDR:PORT   serve the read-only fleet page here (plain HTTP; off by\n"
+    "                          default). On a loopback address without --ui-token-file\n"
+    "                          anyone on this host can read it; any other address needs\n"
+    "                          --ui-token-file\n"
+    "  --ui-token-file FILE    the page's token (one line, 16-128 characters of A-Z a-z\n"
+    "                          0-9 - . _ ~; refused when group or others can read the file);\n"
+    "                          then every page request needs it: open /?token=TOKEN once\n"
+    "                          (a cookie keeps it) or send Authorization: Bearer TOKEN.\n"
+    "                          docs/FLEET-PAGE.md has the details\n"
     "  --config FILE           YAML file with the same settings (keys: listen, cert, key,\n"
     "                          client_ca, trust_domain, roster, pin, store, probe_listen,\n"
-    "                          ui_listen, workers, max_conns, log: {format, level},\n"
-    "                          handshake_timeout, idle_timeout, body_timeout, drain_timeout);\n"
-    "                          unknown keys are errors; flags win over the file\n"
+    "                          ui_listen, ui_token_file, workers, max_conns,\n"
+    "                          log: {format, level}, handshake_timeout, idle_timeout,\n"
+    "                          body_timeout, drain_timeout); unknown keys are errors;\n"
+    "                          flags win over the file\n"
     "  --workers N             event loops (default 0: one per core)\n"
     "  --max-conns N           open client connections at most (default 20000)\n"
     "  --log-format FORMAT     json (default) or text\n"
@@ -89,6 +99,7 @@ int cmd_leader(int argc, char **argv)
         {"store", required_argument, NULL, 's'},
         {"probe-listen", required_argument, NULL, 'P'},
         {"ui-listen", required_argument, NULL, 'U'},
+        {"ui-token-file", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'f'},
         {"workers", required_argument, NULL, 'w'},
         {"max-conns", required_argument, NULL, 'm'},
@@ -118,6 +129,7 @@ int cmd_leader(int argc, char **argv)
         case 's': name = "store"; break;
         case 'P': name = "probe_listen"; break;
         case 'U': name = "ui_listen"; break;
+        case 'T': name = "ui_token_file"; break;
         case 'w': name = "workers"; break;
         case 'm': name = "max_conns"; break;
         case 'F': name = "log.format"; break;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "ui.h"
 #include "base/base.h"
 #include "codec/json.h"
 #include "crypto/crypto.h"
@@ -378,6 +379,9 @@ void api_h_status(wd_leader *L, const wd_http_req *req, const char *rest, wd_htt
     api_stream_key(&sf.stream, key, sizeof key);
     if (changed && L->wake != NULL)
         L->wake(L, key);
+    /* the fleet page's event streams show the report */
+    if (L->cfg.ui_listen != NULL && L->wake != NULL)
+        L->wake(L, WD_UI_WAKE_KEY);
 }
 
 /* ---- POST audit/batches ---- */

@@ -304,7 +304,12 @@ void api_h_followers(wd_leader *L, const wd_http_req *req, const char *rest,
             api_view_pick_bundle(A, &f, &pk);
             json_t *lag = pk.found && r->reported >= 0 ? json_integer(pk.seq - r->reported)
                                                        : json_null();
+            char sid[1024];
+            snprintf(sid, sizeof sid, "spiffe://%s/org/%s/fleet/%s/env/%s/instance/%s",
+                     L->cfg.trust_domain ? L->cfg.trust_domain : "-", r->st.org, r->st.fleet,
+                     r->st.env, r->instance);
             ok = json_object_set_new(r->obj, "lag", lag) == 0 &&
+                 json_object_set_new(r->obj, "spiffe_id", json_string(sid)) == 0 &&
                  json_array_append(list, r->obj) == 0;
         }
         for (size_t i = 0; i < A->nstreams && ok; i++) {

@@ -57,6 +57,7 @@ void wd_leader_config_free(wd_leader_config *c)
     free(c->store_url);
     free(c->probe_listen);
     free(c->ui_listen);
+    free(c->ui_token_file);
     memset(c, 0, sizeof *c);
 }
 
@@ -99,6 +100,19 @@ bool wd_leader_parse_addr(const char *s, struct sockaddr_storage *ss, int *len)
     s4->sin_port = htons((uint16_t)port);
     *len = (int)sizeof *s4;
     return true;
+}
+
+/* Is s ("ADDR:PORT") an address of 127.0.0.0/8 or [::1]? False when it does not parse. */
+static bool addr_loopback(const char *s)
+{
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    if (!wd_leader_parse_addr(s, &ss, &len))
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    return ss.ss_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&ss)->sin6_addr);
 }
 
 static bool addr_valid(const char *s)
@@ -165,6 +179,8 @@ wd_code wd_leader_config_set(wd_leader_config *c, const char *name, const char *
             return wd_err_set(e, WD_E_USAGE, "%s: '%s' is not ADDR:PORT", name, value);
         return set_str(name[0] == 'p' ? &c->probe_listen : &c->ui_listen, value, name, e);
     }
+    if (strcmp(name, "ui_token_file") == 0)
+        return set_str(&c->ui_token_file, value, name, e);
     if (strcmp(name, "cert") == 0)
         return set_str(&c->cert, value, name, e);
     if (strcmp(name, "key") == 0)
@@ -247,8 +263,8 @@ static const char *scalar_text(const json_t *v, char *buf, size_t n)
 
 static const char *const string_keys[] = {
     "cert", "key", "client_ca", "trust_domain", "roster", "pin", "store", "probe_listen",
-    "ui_listen", "workers", "max_conns", "handshake_timeout", "idle_timeout", "body_timeout",
-    "drain_timeout", NULL,
+    "ui_listen", "ui_token_file", "workers", "max_conns", "handshake_timeout", "idle_timeout",
+    "body_timeout", "drain_timeout", NULL,
 };
 
 static wd_code load_tree(const char *path, const json_t *root, wd_leader_config *c, wd_err *e)
@@ -364,5 +380,10 @@ wd_code wd_leader_config_check(const wd_leader_config *c, wd_err *e)
         return wd_err_set(e, WD_E_USAGE, "--roster is required");
     if (c->pin == NULL)
         return wd_err_set(e, WD_E_USAGE, "--pin is required");
+    if (c->ui_token_file != NULL && c->ui_listen == NULL)
+        return wd_err_set(e, WD_E_USAGE, "--ui-token-file needs --ui-listen");
+    if (c->ui_listen != NULL && c->ui_token_file == NULL && !addr_loopback(c->ui_listen))
+        return wd_err_set(e, WD_E_USAGE, "--ui-listen %s is not a loopback address: "
+                          "--ui-token-file is required", c->ui_listen);
     return WD_OK;
 }

@@ -22,7 +22,7 @@ void wd_leader_config_free(wd_leader_config *c);
 
 /* Read the YAML file at path into c: each key present replaces c's value (a listen list
  * replaces the whole list). Keys: listen (string or list), cert, key, client_ca,
- * trust_domain, roster, pin, store, probe_listen, ui_listen, workers, max_conns,
+ * trust_domain, roster, pin, store, probe_listen, ui_listen, ui_token_file, workers, max_conns,
  * log: {format: json|text, level: debug|info|warn|error}, handshake_timeout, idle_timeout,
  * body_timeout, drain_timeout (seconds as an integer, or a duration like "30s").
  * Errors: WD_E_IO (unreadable), WD_E_USAGE "PATH: KEY: unknown key" / "PATH: KEY: ..." for
@@ -36,7 +36,9 @@ wd_code wd_leader_config_set(wd_leader_config *c, const char *name, const char *
                              wd_err *e);
 
 /* Check that everything required is present: listen, cert, key, client_ca, trust_domain,
- * roster, pin. WD_E_USAGE naming the first missing flag ("--cert is required"). */
+ * roster, pin. WD_E_USAGE naming the first missing flag ("--cert is required"); also when
+ * ui_listen is not a loopback address and ui_token_file is not given, or ui_token_file is given
+ * without ui_listen. */
 wd_code wd_leader_config_check(const wd_leader_config *c, wd_err *e);
 
 /* Parse "A.B.C.D:PORT" or "[IPv6]:PORT" (numeric addresses only; PORT 0..65535, 0 letting the

@@ -39,7 +39,8 @@ typedef struct wd_leader_config {
     char *pin;
     char *store_url;
     char *probe_listen;
-    char *ui_listen;            /* reserved for the fleet page */
+    char *ui_listen;            /* the fleet page's plain-HTTP address, or NULL */
+    char *ui_token_file;        /* its token (required off loopback), or NULL */
     int workers;                /* event loops; 0 = one per core */
     int max_conns;
     wd_log_format log_format;

@@ -35,7 +35,7 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 struct wd_metrics {
     pthread_mutex_t mu; /* only to claim a new slot */
     family requests, handshakes, publishes, errors;
-    atomic_llong held, conns;
+    atomic_llong held, conns, ui_streams;
     atomic_ullong store_bucket[NBUCKETS];
     atomic_ullong store_count, store_sum_ns;
 };
@@ -111,6 +111,12 @@ void wd_metrics_conns(wd_metrics *m, int delta)
 {
     if (m != NULL)
         atomic_fetch_add_explicit(&m->conns, delta, memory_order_relaxed);
+}
+
+void wd_metrics_ui_streams(wd_metrics *m, int delta)
+{
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->ui_streams, delta, memory_order_relaxed);
 }
 
 void wd_metrics_handshake_failure(wd_metrics *m, const char *reason)
@@ -209,6 +215,9 @@ int wd_metrics_render(wd_metrics *m, char **out, size_t *len)
     bprintf(&b, "# HELP warden_leader_connections Open client connections.\n"
                 "# TYPE warden_leader_connections gauge\nwarden_leader_connections %lld\n",
             (long long)atomic_load(&m->conns));
+    bprintf(&b, "# HELP warden_leader_ui_streams Open event streams of the fleet page.\n"
+                "# TYPE warden_leader_ui_streams gauge\nwarden_leader_ui_streams %lld\n",
+            (long long)atomic_load(&m->ui_streams));
     family_render(&b, &m->handshakes, "warden_leader_handshake_failures_total",
                   "TLS handshakes refused, by reason.", "reason", NULL, NULL);
     family_render(&b, &m->publishes, "warden_leader_publishes_total",

@@ -18,6 +18,8 @@ void wd_metrics_request(wd_metrics *m, const char *route, int status);
 void wd_metrics_held(wd_metrics *m, int delta);
 /* warden_leader_connections (gauge). */
 void wd_metrics_conns(wd_metrics *m, int delta);
+/* warden_leader_ui_streams (gauge): the fleet page's open event streams. */
+void wd_metrics_ui_streams(wd_metrics *m, int delta);
 /* warden_leader_handshake_failures_total{reason}: "no-certificate", "bad-certificate",
  * "identity", "timeout", "protocol", "capacity". */
 void wd_metrics_handshake_failure(wd_metrics *m, const char *reason);

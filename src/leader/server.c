@@ -2,7 +2,8 @@
  * libevent loop and its own SO_REUSEPORT listener per --listen address; TLS 1.3 connections on
  * bufferevent_openssl; the strict HTTP/1.1 framing of http.c with per-route body caps answered
  * before the body is read; held long polls as a table of small structs woken by key from any
- * thread; the plain-HTTP probe listener (/healthz, /readyz, /metrics); SIGTERM/SIGINT drain.
+ * thread; the plain-HTTP probe listener (/healthz, /readyz, /metrics); the plain-HTTP fleet
+ * page listener (ui.c decides; its event streams live here, on worker 0); SIGTERM/SIGINT drain.
  * It must never run a handler for a peer without a valid identity, read a body above its
  * route's cap, keep a connection past its timeouts, or spend a thread on a held request.
  * Operational errors (peers, handshakes, sockets) and internal faults (impossible states) are
@@ -36,6 +37,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "tls.h"
+#include "ui.h"
 
 #define HOLD_BUCKETS 1024
 #define LINGER_S 2           /* after an error answer, unread bytes are discarded this long */
@@ -53,6 +55,7 @@ typedef enum cstate {
     C_HELD,      /* a long poll: in the worker's hold table */
     C_WRITE,     /* a response is being written */
     C_LINGER,    /* answered with close: discarding what the peer still sends */
+    C_STREAM,    /* the fleet page's event stream: events are written until the peer leaves */
 } cstate;
 
 struct conn {
@@ -60,6 +63,9 @@ struct conn {
     struct bufferevent *bev;
     struct event *tmr;
     bool tls;
+    bool ui;       /* a connection of the fleet page's listener */
+    bool ui_dirty; /* a stream's view changed while its last event was still being written */
+    int ui_stuck;  /* refreshes in a row that found the last event still unwritten */
     cstate st;
     wd_http_req req;
     bool have_req;
@@ -90,6 +96,10 @@ struct worker {
     struct evconnlistener *ls[WD_LEADER_MAX_LISTEN];
     size_t nls;
     struct evconnlistener *probe;
+    struct evconnlistener *uil; /* the fleet page's listener (worker 0 only) */
+    size_t nui, nstreams;       /* its connections, and event streams among them */
+    struct event *ui_tmr;       /* a merged push is due */
+    struct timespec ui_last;    /* when the streams were last pushed to */
     struct event *cmd_ev;
     struct event *drain_tmr;
     pthread_mutex_t mu; /* guards keys, nkeys, drain_cmd */
@@ -107,6 +117,7 @@ struct server {
     wd_leader *L;
     const wd_server_handlers *h;
     SSL_CTX *ctx;
+    wd_ui *ui; /* the fleet page; NULL without --ui-listen */
     worker *w;
     int nw;
     atomic_int nconns; /* mTLS connections across workers, against cfg.max_conns */
@@ -220,6 +231,13 @@ static void conn_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    if (c->ui) {
+        w->nui--;
+        if (c->st == C_STREAM) {
+            w->nstreams--;
+            wd_metrics_ui_streams(s->L->metrics, -1);
+        }
+    }
     if (c->tls) {
         atomic_fetch_sub(&s->nconns, 1);
         wd_metrics_conns(s->L->metrics, -1);
@@ -327,9 +345,9 @@ static void respond(conn *c)
     char st[8], dur[32];
     snprintf(st, sizeof st, "%d", status);
     snprintf(dur, sizeof dur, "%.1f", ms);
-    wd_log(L, c->tls ? WD_LOG_INFO : WD_LOG_DEBUG, "request",
+    wd_log(L, c->tls || c->ui ? WD_LOG_INFO : WD_LOG_DEBUG, "request",
            "method", c->have_req ? c->req.method : "-", "route", route, "status", st,
-           "peer", c->peer_ok ? c->peer_uri : "-", "ms", dur, NULL);
+           "peer", c->peer_ok ? c->peer_uri : c->ui ? "ui" : "-", "ms", dur, NULL);
 
     c->st = C_WRITE;
     set_timer(c, L->cfg.idle_timeout_s); /* a peer that does not read is cut */
@@ -344,6 +362,126 @@ static void respond_error(conn *c, int status, const char *code, const char *msg
     wd_http_resp_error(&c->rs, status, code, "%s", msg);
     c->close_after = true;
     c->linger = true;
+    respond(c);
+}
+
+/* ---------------------------------------------------------------- the fleet page */
+
+/* Write one event to stream c (ev, len), or, with ev NULL, the view computed for c alone (its
+ * first event, the periodic refresh, a change it missed; a comment line when the view is
+ * unavailable), and re-arm its refresh. While the last event is still being written, nothing
+ * is added: the stream is marked, and gets the view then current once the last one is out, so
+ * a slow reader holds one event at most. */
+static void stream_push(conn *c, const char *ev, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) > 0) {
+        c->ui_dirty = true;
+        return;
+    }
+    c->ui_dirty = false;
+    if (ev != NULL) {
+        evbuffer_add(out, ev, len);
+    } else {
+        char *own = NULL;
+        size_t n = 0;
+        if (wd_ui_event(c->w->srv->L, &own, &n))
+            evbuffer_add(out, own, n);
+        else
+            evbuffer_add(out, ": view unavailable\n\n", 20);
+        free(own);
+    }
+    set_timer(c, WD_UI_REFRESH_S);
+}
+
+/* Push the current view to every event stream of w (computed once). */
+static void ui_broadcast(worker *w)
+{
+    clock_gettime(CLOCK_MONOTONIC, &w->ui_last);
+    if (w->nstreams == 0)
+        return;
+    char *ev = NULL;
+    size_t n = 0;
+    if (!wd_ui_event(w->srv->L, &ev, &n))
+        return; /* each stream's refresh tries again */
+    for (conn *c = w->conns; c != NULL;) {
+        conn *next = c->next;
+        if (c->st == C_STREAM)
+            stream_push(c, ev, n);
+        c = next;
+    }
+    free(ev);
+}
+
+/* The merged push is due. */
+static void ui_tmr_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ui_broadcast(arg);
+}
+
+/* Something changed (a status report, a publish): push now, or once WD_UI_MIN_GAP_MS has
+ * passed since the last push, so a burst of reports costs one view per gap. */
+static void ui_kick(worker *w)
+{
+    if (w->nstreams == 0 || w->ui_tmr == NULL || evtimer_pending(w->ui_tmr, NULL))
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(now.tv_sec - w->ui_last.tv_sec) * 1000 +
+                   (now.tv_nsec - w->ui_last.tv_nsec) / 1000000;
+    if (ms >= WD_UI_MIN_GAP_MS) {
+        ui_broadcast(w);
+        return;
+    }
+    struct timeval tv = {0, (suseconds_t)((WD_UI_MIN_GAP_MS - ms) * 1000)};
+    evtimer_add(w->ui_tmr, &tv);
+}
+
+/* Turn c into an event stream: the head (no length: the stream ends when the connection does),
+ * its log line and count, then the first event. */
+static void start_stream(conn *c)
+{
+    worker *w = c->w;
+    wd_leader *L = w->srv->L;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    char date[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\nDate: %s\r\n"
+                        "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+                        "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+                        "retry: 3000\n\n", date);
+    wd_metrics_request(L->metrics, c->rs.route, 200);
+    wd_log(L, WD_LOG_INFO, "request", "method", c->req.method, "route", c->rs.route, "status",
+           "200", "peer", "ui", "ms", "0.0", NULL);
+    c->st = C_STREAM;
+    c->close_after = true;
+    w->nstreams++;
+    wd_metrics_ui_streams(L->metrics, +1);
+    c->ui_dirty = true; /* the first event follows the head (write_cb) */
+    set_timer(c, WD_UI_REFRESH_S);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* A request of the fleet page's listener: ui.c answers, or it becomes an event stream (at most
+ * WD_UI_MAX_STREAMS at once; 503 beyond). */
+static void handle_ui(conn *c)
+{
+    server *s = c->w->srv;
+    wd_http_resp *rs = &c->rs;
+    if (wd_ui_handle(s->ui, s->L, &c->req, rs) == WD_UI_STREAM) {
+        if (c->w->nstreams < WD_UI_MAX_STREAMS) {
+            start_stream(c);
+            return;
+        }
+        wd_http_resp_header(rs, "Retry-After", "10");
+        wd_http_resp_error(rs, 503, "unavailable", "too many open event streams (at most %d)",
+                           WD_UI_MAX_STREAMS);
+    }
     respond(c);
 }
 
@@ -450,6 +588,10 @@ static void after_handler(conn *c, bool first)
 /* A complete request (head and body): run its handler, or the probe's. */
 static void dispatch(conn *c)
 {
+    if (c->ui) {
+        handle_ui(c);
+        return;
+    }
     if (!c->tls) {
         handle_probe(c);
         return;
@@ -625,7 +767,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     case C_BODY:
         try_body(c);
         break;
-    case C_LINGER: {
+    case C_LINGER:
+    case C_STREAM: {
         struct evbuffer *in = bufferevent_get_input(bev);
         evbuffer_drain(in, evbuffer_get_length(in));
         break;
@@ -640,6 +783,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
+    if (c->st == C_STREAM) { /* an event is out: send what changed meanwhile */
+        if (c->ui_dirty && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            stream_push(c, NULL, 0);
+        return;
+    }
     if (c->st != C_WRITE || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
     response_done(c);
@@ -737,6 +885,18 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case C_LINGER:
         conn_free(c);
         return;
+    case C_STREAM:
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+            c->ui_stuck = 0;
+            stream_push(c, NULL, 0);
+        } else if (++c->ui_stuck >= WD_UI_STUCK_ROUNDS) {
+            operational(c->w->srv, "ui", "an event stream does not read: closed", c);
+            conn_free(c);
+        } else {
+            c->ui_dirty = true;
+            set_timer(c, WD_UI_REFRESH_S);
+        }
+        return;
     }
 }
 
@@ -814,6 +974,42 @@ static void accept_probe(struct evconnlistener *l, evutil_socket_t fd, struct so
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/* A new connection of the fleet page: plain HTTP, at most WD_UI_MAX_CONNS at once (beyond,
+ * it is closed and counted as operational). */
+static void accept_ui(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    (void)l;
+    (void)salen;
+    worker *w = arg;
+    server *s = w->srv;
+    if (w->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (w->nui >= WD_UI_MAX_CONNS) {
+        evutil_closesocket(fd);
+        operational(s, "ui", "fleet page connection cap reached: refused", NULL);
+        return;
+    }
+    struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    conn *c = bev ? conn_new(w, bev, false, sa) : NULL;
+    if (c == NULL) {
+        if (bev)
+            bufferevent_free(bev);
+        else
+            evutil_closesocket(fd);
+        operational(s, "accept", "out of memory for a new fleet page connection", NULL);
+        return;
+    }
+    c->ui = true;
+    w->nui++;
+    c->st = C_HEAD;
+    bufferevent_setwatermark(bev, EV_READ, 0, WD_HTTP_MAX_HEADER_BYTES + 1);
+    set_timer(c, s->L->cfg.idle_timeout_s);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 /* accept(2) failed (descriptors exhausted, ...): an operational error; the listener goes on. */
 static void accept_error(struct evconnlistener *l, void *arg)
 {
@@ -851,6 +1047,9 @@ static void stop_listening(worker *w)
     if (w->probe)
         evconnlistener_free(w->probe);
     w->probe = NULL;
+    if (w->uil)
+        evconnlistener_free(w->uil);
+    w->uil = NULL;
 }
 
 /* The drain took too long: end the loop; worker_main closes what is left. */
@@ -881,7 +1080,7 @@ static void worker_drain(worker *w)
     }
     for (conn *c = w->conns; c != NULL;) {
         conn *next = c->next;
-        if (c->st == C_HANDSHAKE ||
+        if (c->st == C_HANDSHAKE || c->st == C_STREAM ||
             (c->st == C_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
             conn_free(c);
         else
@@ -911,11 +1110,13 @@ static void cmd_cb(evutil_socket_t fd, short what, void *arg)
     w->nkeys = 0;
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < n; i++) {
-        if (!w->draining)
+        if (!w->draining && strcmp(keys[i], WD_UI_WAKE_KEY) != 0)
             wake_key(w, keys[i]);
         free(keys[i]);
     }
     free(keys);
+    if (n > 0 && !w->draining)
+        ui_kick(w); /* a report, a publish: the page's streams get the new view */
     if (drain && !w->draining)
         worker_drain(w);
 }
@@ -973,6 +1174,8 @@ static void worker_free(worker *w)
     stop_listening(w);
     if (w->drain_tmr)
         event_free(w->drain_tmr);
+    if (w->ui_tmr)
+        event_free(w->ui_tmr);
     if (w->cmd_ev)
         event_free(w->cmd_ev);
     if (w->base)
@@ -1049,19 +1252,28 @@ wd_code wd_server_preflight(const wd_leader_config *cfg, wd_metrics *m, wd_err *
     }
     if (cfg->probe_listen != NULL)
         rc = resolve_and_check(m, cfg->probe_listen, true, &b, e);
+    if (rc == WD_OK && cfg->ui_listen != NULL)
+        rc = resolve_and_check(m, cfg->ui_listen, true, &b, e);
+    if (rc == WD_OK && cfg->ui_listen != NULL) {
+        wd_ui *u = NULL;
+        rc = wd_ui_new(cfg->ui_token_file, &u, e);
+        wd_ui_free(u);
+    }
     return rc;
 }
 
 /* Write the bound addresses for tests (see wd_server_handlers.ports_file); on error the file
  * is unchanged and e says why. */
 static wd_code write_ports_file(const char *path, const bound *ls, size_t n, const char *probe,
-                                wd_err *e)
+                                const char *ui, wd_err *e)
 {
     char text[WD_LEADER_MAX_LISTEN * 96 + 128];
     size_t off = 0;
     for (size_t i = 0; i < n; i++)
         off += (size_t)snprintf(text + off, sizeof text - off, "mtls %s\n", ls[i].actual);
     off += (size_t)snprintf(text + off, sizeof text - off, "probe %s\n", probe);
+    if (ui != NULL)
+        off += (size_t)snprintf(text + off, sizeof text - off, "ui %s\n", ui);
     return wd_write_file(path, text, off, 0644, e);
 }
 
@@ -1088,6 +1300,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     wd_code rc = WD_OK;
     bound ls[WD_LEADER_MAX_LISTEN];
     char probe_actual[80] = "-";
+    char ui_actual[80] = "-";
     int nw = cfg->workers;
     if (nw <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1156,8 +1369,30 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         getsockname(evconnlistener_get_fd(w0->probe), (struct sockaddr *)&pb.ss, &sl);
         format_addr((struct sockaddr *)&pb.ss, probe_actual, sizeof probe_actual);
     }
+    if (cfg->ui_listen != NULL) {
+        bound ub;
+        rc = resolve_and_check(L->metrics, cfg->ui_listen, true, &ub, e);
+        if (rc == WD_OK)
+            rc = wd_ui_new(cfg->ui_token_file, &s.ui, e);
+        if (rc != WD_OK)
+            goto out;
+        worker *w0 = &s.w[0];
+        w0->ui_tmr = evtimer_new(w0->base, ui_tmr_cb, w0);
+        w0->uil = w0->ui_tmr == NULL ? NULL
+                  : evconnlistener_new_bind(w0->base, accept_ui, w0,
+                                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+                                                LEV_OPT_CLOSE_ON_FREE,
+                                            LISTEN_BACKLOG, (struct sockaddr *)&ub.ss, ub.len);
+        if (w0->uil == NULL) {
+            rc = listen_error(L->metrics, cfg->ui_listen, errno, e);
+            goto out;
+        }
+        evconnlistener_set_error_cb(w0->uil, accept_error);
+        snprintf(ui_actual, sizeof ui_actual, "%s", ub.actual);
+    }
     if (h->ports_file != NULL) {
-        rc = write_ports_file(h->ports_file, ls, cfg->nlisten, probe_actual, e);
+        rc = write_ports_file(h->ports_file, ls, cfg->nlisten, probe_actual,
+                              cfg->ui_listen != NULL ? ui_actual : NULL, e);
         if (rc != WD_OK)
             goto out;
     }
@@ -1173,7 +1408,8 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     L->wake_ctx = &s;
     L->wake = server_wake;
     __atomic_store_n(&L->draining, 0, __ATOMIC_RELEASE);
-    wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual,
+    wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual, "ui",
+           ui_actual, "ui_token", wd_ui_has_token(s.ui) ? "required" : "none",
            "workers", workers_text, "store",
            L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
 
@@ -1222,6 +1458,7 @@ out:
     for (int i = 0; i < s.nw; i++)
         worker_free(&s.w[i]);
     free(s.w);
+    wd_ui_free(s.ui);
     SSL_CTX_free(s.ctx);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

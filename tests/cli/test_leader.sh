@@ -18,8 +18,8 @@ trap cleanup EXIT
 
 expect "--help exits 0" 0 "usage: warden leader --listen ADDR:PORT" -- "$W" leader --help
 check "--help documents every flag" bash -c 'for f in --listen --cert --key --client-ca \
-    --trust-domain --roster --pin --store --probe-listen --ui-listen --config --workers \
-    --max-conns --log-format --log-level; do grep -qF -- "$f" "$1" || exit 1; done' _ "$T/out"
+    --trust-domain --roster --pin --store --probe-listen --ui-listen --ui-token-file --config \
+    --workers --max-conns --log-format --log-level; do grep -qF -- "$f" "$1" || exit 1; done' _ "$T/out"
 check "--help gives the exit codes" grep -q "Exit codes: 0 drained" "$T/out"
 if grep -q "SPEC" "$T/out"; then notok "--help stands alone"; else ok "--help stands alone"; fi
 

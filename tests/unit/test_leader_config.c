@@ -285,6 +285,66 @@ static void test_required(void **st)
     wd_leader_config_free(&c);
 }
 
+/* The fleet page: a loopback address needs no token file; any other address does; a token
+ * file needs the page's address; the key is read from the file. */
+static void test_ui_token_rule(void **st)
+{
+    (void)st;
+    static const char *const base[][2] = {
+        {"listen", "127.0.0.1:1"}, {"cert", "c"},          {"key", "k"},
+        {"client_ca", "ca"},       {"trust_domain", "td"}, {"roster", "r"},
+        {"pin", "sha256:00"},
+    };
+    static const struct {
+        const char *ui, *token;
+        wd_code want;
+        const char *msg;
+    } cases[] = {
+        {"127.0.0.1:0", NULL, WD_OK, NULL},
+        {"127.255.0.9:8080", NULL, WD_OK, NULL},
+        {"[::1]:8080", NULL, WD_OK, NULL},
+        {"0.0.0.0:8080", NULL, WD_E_USAGE,
+         "--ui-listen 0.0.0.0:8080 is not a loopback address: --ui-token-file is required"},
+        {"10.0.0.1:8080", NULL, WD_E_USAGE,
+         "--ui-listen 10.0.0.1:8080 is not a loopback address: --ui-token-file is required"},
+        {"128.0.0.1:8080", NULL, WD_E_USAGE,
+         "--ui-listen 128.0.0.1:8080 is not a loopback address: --ui-token-file is required"},
+        {"[::]:8080", NULL, WD_E_USAGE,
+         "--ui-listen [::]:8080 is not a loopback address: --ui-token-file is required"},
+        {"[::2]:8080", NULL, WD_E_USAGE,
+         "--ui-listen [::2]:8080 is not a loopback address: --ui-token-file is required"},
+        {"0.0.0.0:8080", "/etc/warden/ui.token", WD_OK, NULL},
+        {"[::]:8080", "/etc/warden/ui.token", WD_OK, NULL},
+        {"127.0.0.1:8080", "/etc/warden/ui.token", WD_OK, NULL},
+        {NULL, "/etc/warden/ui.token", WD_E_USAGE, "--ui-token-file needs --ui-listen"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        wd_leader_config c;
+        wd_err e;
+        assert_int_equal(wd_leader_config_init(&c, &e), WD_OK);
+        for (size_t i = 0; i < 7; i++)
+            assert_int_equal(wd_leader_config_set(&c, base[i][0], base[i][1], &e), WD_OK);
+        if (cases[k].ui != NULL)
+            assert_int_equal(wd_leader_config_set(&c, "ui_listen", cases[k].ui, &e), WD_OK);
+        if (cases[k].token != NULL)
+            assert_int_equal(wd_leader_config_set(&c, "ui_token_file", cases[k].token, &e),
+                             WD_OK);
+        wd_code rc = wd_leader_config_check(&c, &e);
+        if (rc != cases[k].want || (cases[k].msg != NULL && strcmp(e.msg, cases[k].msg) != 0))
+            fail_msg("case %zu (%s, %s): got %d '%s'", k, cases[k].ui ? cases[k].ui : "-",
+                     cases[k].token ? cases[k].token : "-", rc, rc ? e.msg : "");
+        wd_leader_config_free(&c);
+    }
+    /* from the file */
+    wd_leader_config c;
+    wd_err e;
+    assert_int_equal(load("ui_listen: 0.0.0.0:9466\nui_token_file: /etc/warden/ui.token\n", &c,
+                          &e),
+                     WD_OK);
+    assert_string_equal(c.ui_token_file, "/etc/warden/ui.token");
+    wd_leader_config_free(&c);
+}
+
 static void test_parse_addr(void **st)
 {
     (void)st;
@@ -317,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_flags_win),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_parse_addr),
+        cmocka_unit_test(test_ui_token_rule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
