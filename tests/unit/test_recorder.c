@@ -734,6 +734,45 @@ static void t17_parse_line(void **state)
     }
 }
 
+static void t18_segment_moved_aside(void **state)
+{
+    fx *f = *state;
+    wd_recorder *r = open_rec(f, 1000, 300, false);
+    for (int i = 0; i < 6; i++)
+        add(r, "tool_call", i);
+    wd_recorder_report rep;
+    wd_err e;
+    assert_int_equal(verify(f, &rep, &e), WD_OK);
+    assert_true(rep.segments >= 2);
+    uint64_t had = rep.entries;
+    /* the newest segment is moved aside (a repair): this writer, which has it open, must not
+     * go on writing into the moved file, but continue from the segment before */
+    char newest[300] = "", p[400], q[400];
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "seg-", 4) == 0 && strcmp(de->d_name, newest) > 0)
+            snprintf(newest, sizeof newest, "%s", de->d_name);
+    closedir(d);
+    snprintf(p, sizeof p, "%s/%s", f->dir, newest);
+    snprintf(q, sizeof q, "%s/moved.bad", f->root);
+    size_t movedlen;
+    char *moved = slurp(f->dir, newest, &movedlen);
+    size_t nmoved = 0;
+    for (size_t i = 0; i < movedlen; i++)
+        nmoved += moved[i] == '\n';
+    free(moved);
+    assert_int_equal(rename(p, q), 0);
+    add(r, "tool_call", 99);
+    wd_recorder_close(r);
+    struct stat st;
+    assert_int_equal(stat(q, &st), 0);
+    assert_int_equal((size_t)st.st_size, movedlen);
+    assert_int_equal(verify(f, &rep, &e), WD_OK);
+    assert_int_equal(rep.entries, had - nmoved + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +793,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t15_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(t16_interval_checkpoint, setup, teardown),
         cmocka_unit_test(t17_parse_line),
+        cmocka_unit_test_setup_teardown(t18_segment_moved_aside, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -600,6 +600,21 @@ static int lock_fd(int fd, int op)
     return rc;
 }
 
+/* Whether the open segment is still the file under its name (not moved aside or replaced). */
+static bool still_linked(const wd_recorder *r)
+{
+    char name[SEG_NAME_LEN + 1];
+    seg_name(r->seg_first, name);
+    char *p = join(r->dir, name);
+    if (p == NULL)
+        return false;
+    struct stat a, b;
+    bool same = fstat(r->fd, &a) == 0 && lstat(p, &b) == 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino;
+    free(p);
+    return same;
+}
+
 /* Make the newest segment current and locked, with its tail read. *none: there is no segment
  * yet (nothing locked). On error nothing is locked. */
 static wd_code lock_tail(wd_recorder *r, bool *none, wd_err *e)
@@ -626,6 +641,12 @@ static wd_code lock_tail(wd_recorder *r, bool *none, wd_err *e)
         }
         if (lock_fd(r->fd, LOCK_EX) != 0)
             return wd_err_set(e, WD_E_IO, "recorder: lock: %s", strerror(errno));
+        if (!still_linked(r)) {
+            /* moved aside or replaced (an operator's repair): find the newest one again */
+            lock_fd(r->fd, LOCK_UN);
+            drop_segment(r);
+            continue;
+        }
         c = scan_new(r, e);
         if (c == WD_OK && r->last_seq == 0)
             c = wd_err_set(e, WD_E_MALFORMED, "recorder: the newest segment is empty");
