@@ -178,4 +178,12 @@ expect "31 the recorder still verifies (the gap is in shipping, not in the chain
 
 stop_agent
 check "32 the agent stops cleanly" test "$?" -eq 0
+chmod 644 "$T/rec.key"
+expect "33 a recorder key that others can read stops the start" 1 \
+    "warden agent: flight recorder: recorder signing key" -- \
+    timeout 60 "$W" agent --config "$T/agent.yaml"
+chmod 600 "$T/rec.key"
+sed -i "s|flight_recorder: {dir: [^,]*,|flight_recorder: {dir: $T/agent.yaml,|" "$T/agent.yaml"
+expect "34 a recorder directory that is a file stops the start" 1 "is not a directory" -- \
+    timeout 60 "$W" agent --config "$T/agent.yaml"
 done_testing
