@@ -1062,6 +1062,23 @@ void wd_recorder_records_free(wd_recorder_records *rs)
     memset(rs, 0, sizeof *rs);
 }
 
+/* The seq of a line as the recorder writes it ({"seq":N,…}) without parsing the rest; false
+ * when the line does not start that way. */
+static bool quick_seq(const unsigned char *line, size_t len, uint64_t *seq)
+{
+    static const char head[] = "{\"seq\":";
+    size_t h = sizeof head - 1, i = h;
+    if (len <= h || memcmp(line, head, h) != 0)
+        return false;
+    uint64_t v = 0;
+    while (i < len && i < h + 16 && line[i] >= '0' && line[i] <= '9')
+        v = v * 10 + (uint64_t)(line[i++] - '0');
+    if (i == h || i >= len || line[i] != ',')
+        return false;
+    *seq = v;
+    return true;
+}
+
 wd_code wd_recorder_read(const char *dir, uint64_t from_seq, size_t max_records,
                          size_t max_bytes, wd_recorder_records *out, wd_err *e)
 {
@@ -1104,6 +1121,8 @@ wd_code wd_recorder_read(const char *dir, uint64_t from_seq, size_t max_records,
         wd_err le;
         while (c == WD_OK && (k = lr_next(&lr, &line, &len, &off, &le)) == LR_LINE) {
             uint64_t seq = 0;
+            if (quick_seq(line, len, &seq) && seq < from_seq)
+                continue; /* before the range: not returned, so not parsed */
             wd_code lc = wd_recorder_parse_line(line, len, &seq, NULL, &le);
             if (lc != WD_OK) {
                 c = wd_err_set(e, lc, "recorder: %s at byte %" PRIu64 ": %s", name, off, le.msg);
