@@ -349,8 +349,9 @@ static int cp_message(char *out, size_t outsz, uint64_t seq, const char *prev)
     return snprintf(out, outsz, "%s %" PRIu64 " %s", WD_RECORDER_CHECKPOINT_CONTEXT, seq, prev);
 }
 
-/* The text of one line (no newline). A checkpoint when kind is "checkpoint" (r->key signs).
- * On error nothing is allocated; the caller frees *out. */
+/* The text of one line: *outlen bytes, then a newline (not counted) and a NUL. A checkpoint
+ * when kind is "checkpoint" (r->key signs). On error nothing is allocated; the caller frees
+ * *out. */
 static wd_code build_line(const wd_recorder *r, uint64_t seq, const char *prev, const char *kind,
                           json_t *fields, char **out, size_t *outlen, wd_err *e)
 {
@@ -406,7 +407,14 @@ static wd_code build_line(const wd_recorder *r, uint64_t seq, const char *prev, 
         free(s);
         return wd_err_set(e, WD_E_INTERNAL, "recorder: serialised entry holds a newline");
     }
-    *out = s;
+    char *nl = realloc(s, len + 2); /* the newline follows, so that one write(2) does */
+    if (nl == NULL) {
+        free(s);
+        return wd_err_set(e, WD_E_NOMEM, "recorder: out of memory");
+    }
+    nl[len] = '\n';
+    nl[len + 1] = '\0';
+    *out = nl;
     *outlen = len;
     return WD_OK;
 }
@@ -679,9 +687,9 @@ static wd_code lock_tail(wd_recorder *r, bool *none, wd_err *e)
     return wd_err_set(e, WD_E_IO, "recorder: the segments keep changing; giving up");
 }
 
-/* Create segment first holding exactly line + newline: written to a temporary file, synced,
- * then linked under its name, so nobody ever sees it partial. *exists: the name was taken
- * (another process was first). On error nothing is left behind. */
+/* Create segment first holding exactly line[0..len] (the line and its newline): written to a
+ * temporary file, synced, then linked under its name, so nobody ever sees it partial. *exists:
+ * the name was taken (another process was first). On error nothing is left behind. */
 static wd_code create_segment(wd_recorder *r, uint64_t first, const char *line, size_t len,
                               bool *exists, wd_err *e)
 {
@@ -708,7 +716,7 @@ static wd_code create_segment(wd_recorder *r, uint64_t first, const char *line, 
         fail = "chmod";
     size_t done = 0;
     while (fail == NULL && done < len + 1) {
-        ssize_t w = done < len ? write(fd, line + done, len - done) : write(fd, "\n", 1);
+        ssize_t w = write(fd, line + done, len + 1 - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -767,9 +775,14 @@ static wd_code write_line(wd_recorder *r, const char *kind, json_t *fields, wd_e
             if (c == WD_OK && lock_fd(r->fd, LOCK_EX) != 0)
                 c = wd_err_set(e, WD_E_IO, "recorder: lock: %s", strerror(errno));
             if (c != WD_OK) {
-                /* the entry is on disk; this process just lost track of the segment */
+                /* the entry is on disk but this process lost track of the segments: let go of
+                 * both and find the newest again at the next append */
                 drop_segment(r);
-                r->fd = old;
+                lock_fd(old, LOCK_UN);
+                close(old);
+                r->last_seq = 0;
+                free(line);
+                return c;
             } else {
                 lock_fd(old, LOCK_UN);
                 close(old);
@@ -782,7 +795,7 @@ static wd_code write_line(wd_recorder *r, const char *kind, json_t *fields, wd_e
         size_t done = 0;
         int err = 0;
         while (fail == NULL && done < len + 1) {
-            ssize_t w = done < len ? write(r->fd, line + done, len - done) : write(r->fd, "\n", 1);
+            ssize_t w = write(r->fd, line + done, len + 1 - done);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
@@ -854,6 +867,8 @@ static wd_code append_locked(wd_recorder *r, const char *kind, json_t *fields, b
             return c;
         done = !exists;
     }
+    if (r->fd < 0 && !done)
+        return wd_err_set(e, WD_E_IO, "recorder: the first segment keeps changing; giving up");
     if (r->fd < 0) { /* the first segment was just created: take it as current */
         bool none = false;
         c = lock_tail(r, &none, e);
