@@ -431,6 +431,17 @@ static void t10_unwritable(void **state)
     json_t *fl = json_object();
     assert_int_equal(wd_recorder_append(r, "tool_call", fl, &e), WD_E_IO);
     wd_recorder_close(r);
+    /* a directory without write permission (meaningful when not root: root writes anyway) */
+    if (geteuid() != 0) {
+        char ro[200];
+        snprintf(ro, sizeof ro, "%s/ro", f->root);
+        assert_int_equal(mkdir(ro, 0500), 0);
+        o.dir = ro;
+        assert_int_equal(wd_recorder_open(&o, &r, &e), WD_OK);
+        assert_int_equal(wd_recorder_append(r, "tool_call", fl, &e), WD_E_IO);
+        wd_recorder_close(r);
+        assert_int_equal(chmod(ro, 0700), 0);
+    }
     /* an existing path that is not a directory */
     o.dir = f->key;
     assert_int_equal(wd_recorder_open(&o, &r, &e), WD_E_IO);
