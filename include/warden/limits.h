@@ -49,5 +49,8 @@
 /* One MCP message (a newline-delimited JSON-RPC line) through the proxy of `warden run`;
  * `--max-message` changes it for one run. */
 #define WD_MAX_MCP_MESSAGE       (4u * 1024u * 1024u)
+/* One flight recorder line (without its newline): appends above it are refused, and the
+ * verifier and the audit reader stop at a longer line. */
+#define WD_MAX_RECORDER_LINE     (256u * 1024u)
 
 #endif

@@ -67,6 +67,27 @@ void wd_agent_metrics_operational(wd_agent_metrics *m)
     INC(m->errors_operational);
 }
 
+void wd_agent_metrics_audit_batch(wd_agent_metrics *m, int ok)
+{
+    INC(m->audit_batches[ok ? 0 : 1]);
+}
+
+void wd_agent_metrics_audit_dropped(wd_agent_metrics *m, unsigned long long records)
+{
+    __atomic_add_fetch(&m->audit_dropped_records, (unsigned long)records, __ATOMIC_RELAXED);
+}
+
+void wd_agent_metrics_recorder_error(wd_agent_metrics *m)
+{
+    INC(m->recorder_errors);
+}
+
+void wd_agent_metrics_spool(wd_agent_metrics *m, unsigned long long bytes, size_t batches)
+{
+    __atomic_store_n(&m->spool_bytes, bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->spool_batches, (unsigned long)batches, __ATOMIC_RELAXED);
+}
+
 typedef struct buf {
     char *p;
     size_t len, cap;
@@ -144,6 +165,28 @@ char *wd_agent_metrics_render(wd_agent_metrics *m, size_t *len)
             "# TYPE warden_agent_errors_total counter\n"
             "warden_agent_errors_total{class=\"operational\"} %lu\n",
         LOAD(m->errors_operational));
+    put(&b, "# HELP warden_agent_audit_batches_total Audit batches sent to the leader.\n"
+            "# TYPE warden_agent_audit_batches_total counter\n"
+            "warden_agent_audit_batches_total{outcome=\"acknowledged\"} %lu\n"
+            "warden_agent_audit_batches_total{outcome=\"failed\"} %lu\n",
+        LOAD(m->audit_batches[0]), LOAD(m->audit_batches[1]));
+    put(&b, "# HELP warden_agent_audit_dropped_records_total Recorder lines dropped from the "
+            "spool unsent (audit.spool_max).\n"
+            "# TYPE warden_agent_audit_dropped_records_total counter\n"
+            "warden_agent_audit_dropped_records_total %lu\n",
+        LOAD(m->audit_dropped_records));
+    put(&b, "# HELP warden_agent_audit_spool_bytes Bytes of audit batches waiting in the spool.\n"
+            "# TYPE warden_agent_audit_spool_bytes gauge\n"
+            "warden_agent_audit_spool_bytes %llu\n"
+            "# HELP warden_agent_audit_spool_batches Audit batches waiting in the spool.\n"
+            "# TYPE warden_agent_audit_spool_batches gauge\n"
+            "warden_agent_audit_spool_batches %lu\n",
+        LOAD(m->spool_bytes), LOAD(m->spool_batches));
+    put(&b, "# HELP warden_agent_recorder_errors_total Flight recorder entries that could not "
+            "be written.\n"
+            "# TYPE warden_agent_recorder_errors_total counter\n"
+            "warden_agent_recorder_errors_total %lu\n",
+        LOAD(m->recorder_errors));
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -31,6 +31,12 @@ typedef struct wd_agent_metrics {
     int policy_state;                         /* wd_policy_state */
     unsigned long status_reports[2];          /* ok, failed */
     unsigned long errors_operational;
+    /* audit shipping and the flight recorder */
+    unsigned long audit_batches[2];           /* sent and acknowledged, failed */
+    unsigned long audit_dropped_records;      /* dropped from the spool past spool_max */
+    unsigned long recorder_errors;            /* entries the recorder failed to write */
+    unsigned long long spool_bytes;           /* gauge */
+    unsigned long spool_batches;              /* gauge */
 } wd_agent_metrics;
 
 const char *wd_poll_outcome_name(wd_poll_outcome o);
@@ -43,6 +49,10 @@ void wd_agent_metrics_backoff(wd_agent_metrics *m, wd_agent_loop l, long seconds
 void wd_agent_metrics_state(wd_agent_metrics *m, wd_policy_state s);
 void wd_agent_metrics_status(wd_agent_metrics *m, int ok);
 void wd_agent_metrics_operational(wd_agent_metrics *m);
+void wd_agent_metrics_audit_batch(wd_agent_metrics *m, int ok);
+void wd_agent_metrics_audit_dropped(wd_agent_metrics *m, unsigned long long records);
+void wd_agent_metrics_recorder_error(wd_agent_metrics *m);
+void wd_agent_metrics_spool(wd_agent_metrics *m, unsigned long long bytes, size_t batches);
 
 /* Text exposition 0.0.4 into a new buffer (caller frees); NULL when out of memory. */
 char *wd_agent_metrics_render(wd_agent_metrics *m, size_t *len);

@@ -369,6 +369,8 @@ static wd_code check_whole(const wd_agent_settings *c, wd_err *e)
 {
     if (c->instance_id == NULL)
         return wd_err_set(e, WD_E_USAGE, "instance_id: required");
+    if (c->recorder.present && c->recorder.dir == NULL)
+        return wd_err_set(e, WD_E_USAGE, "flight_recorder.dir: required");
     if (!c->conductor.enabled)
         return WD_OK;
     /* The fingerprint is required whatever honor_remote_kill_switch says: it anchors every

@@ -38,6 +38,8 @@
 #include "base/base.h"
 #include "config.h"
 #include "fleetclient.h"
+#include "recorder/recorder.h"
+#include "spool.h"
 #include "state.h"
 
 #define API "/api/v1/conductor"
@@ -86,7 +88,10 @@ struct agent {
     char *metrics_bound;        /* the address it listens on */
     struct event *retry_ev;     /* retries a metrics listen that failed */
 
-    worker w[3];                /* policy poller, kill poller, status reporter */
+    worker w[4];                /* policy poller, kill poller, status reporter, shipper */
+
+    wd_recorder *rec;           /* the flight recorder, or NULL (thread-safe on its own) */
+    wd_spool *spool;            /* the audit spool: used by the shipper thread only */
 };
 
 static bool stopping(agent *a)
@@ -181,7 +186,8 @@ static wd_code state_config_from(agent *a, const wd_agent_settings *cfg, wd_err 
 
 static wd_agent_status_extra status_extra(const agent *a)
 {
-    wd_agent_status_extra x = {.started_at = a->started_at, .recorder_key = NULL};
+    wd_agent_status_extra x = {.started_at = a->started_at,
+                               .recorder_key = wd_recorder_keyid(a->rec)};
     return x;
 }
 
@@ -417,6 +423,60 @@ static wd_code apply_body(worker *w, const wd_fleet_response *r, const unsigned 
     return rc;
 }
 
+/* Write a policy_applied or kill_applied entry to the flight recorder (when there is one) for
+ * what was just applied. The apply is done and stays: a failure is logged, counted and kept as
+ * the last error, never hidden. Called without state_mu. */
+static void record_apply(worker *w, const char *transition)
+{
+    agent *a = w->a;
+    if (a->rec == NULL)
+        return;
+    bool is_policy = w->loop == WD_LOOP_POLICY;
+    json_t *f = json_object();
+    pthread_mutex_lock(&a->state_mu);
+    if (f != NULL && a->state != NULL && is_policy) {
+        const wd_bundle *b = wd_agent_state_bundle(a->state);
+        if (b != NULL) {
+            json_object_set_new(f, "bundle_id", json_string(b->bundle_id));
+            json_object_set_new(f, "version", json_integer((json_int_t)b->version));
+            json_object_set_new(f, "hash", json_string(b->hash));
+        }
+    } else if (f != NULL && a->state != NULL) {
+        const wd_kill *k = wd_agent_state_kill(a->state);
+        if (k != NULL) {
+            json_object_set_new(f, "message_id", json_string(k->message_id));
+            json_object_set_new(f, "counter", json_integer((json_int_t)k->counter));
+            json_object_set_new(f, "state", json_string(k->active ? "active" : "inactive"));
+            json_object_set_new(f, "hash", json_string(k->hash));
+        }
+    }
+    if (f != NULL) {
+        json_object_set_new(f, "transition", json_string(transition));
+        json_object_set_new(f, "policy_state",
+                            json_string(a->state ? wd_policy_state_name(wd_agent_state_policy_state(
+                                                       a->state, wd_now()))
+                                                 : "none"));
+    }
+    pthread_mutex_unlock(&a->state_mu);
+    wd_err e;
+    wd_code rc = f == NULL ? wd_err_set(&e, WD_E_NOMEM, "out of memory")
+                           : wd_recorder_append(a->rec, is_policy ? "policy_applied"
+                                                                  : "kill_applied", f, &e);
+    json_decref(f);
+    if (rc != WD_OK) {
+        wd_agent_metrics_recorder_error(&a->metrics);
+        wd_agent_log(&a->log, WD_AGENT_LOG_ERROR, "recorder-failed", "code", wd_code_name(rc),
+                     "detail", e.msg, NULL);
+        pthread_mutex_lock(&a->state_mu);
+        if (a->state != NULL) {
+            wd_err ie;
+            wd_agent_state_record_error(a->state, rc, e.msg, wd_now(), &ie);
+            local_status(a);
+        }
+        pthread_mutex_unlock(&a->state_mu);
+    }
+}
+
 /* How a bundle came in, for the log: a skipped version is said in so many words. */
 static const char *bundle_step_name(int step)
 {
@@ -553,6 +613,8 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
             local_status(a);
             pthread_mutex_unlock(&a->state_mu);
             if (res.changed)
+                record_apply(w, is_policy ? bundle_step_name(res.step) : "counter-up");
+            if (res.changed)
                 poke_status(a);
         } else if (wd_code_is_rejection(rc)) {
             failed(w, WD_POLL_REJECTED, path, &e);
@@ -680,6 +742,202 @@ static void *status_main(void *arg)
             if (pthread_cond_timedwait(&a->cond, &a->mu, &until) == ETIMEDOUT)
                 break;
         pthread_mutex_unlock(&a->mu);
+    }
+    wd_fleet_close(w->fc);
+    w->fc = NULL;
+    return NULL;
+}
+
+/* ---- the audit shipper (SPEC §15.2) ---- */
+
+/* What one round of the shipper needs from the configuration. */
+typedef struct ship_plan {
+    size_t max_records;
+    uint64_t spool_max;
+    int64_t flush_s;
+    char *rec_dir;
+} ship_plan;
+
+static bool ship_plan_take(agent *a, ship_plan *sp)
+{
+    pthread_mutex_lock(&a->mu);
+    sp->max_records = (size_t)a->cfg.audit.batch_max_records;
+    sp->spool_max = a->cfg.audit.spool_max;
+    sp->flush_s = a->cfg.audit.flush_interval_s;
+    sp->rec_dir = a->cfg.recorder.dir ? strdup(a->cfg.recorder.dir) : NULL;
+    pthread_mutex_unlock(&a->mu);
+    return sp->rec_dir != NULL;
+}
+
+/* Move new recorder lines into the spool; past spool_max the oldest unsent records are dropped,
+ * counted, and the gap is written to the recorder as an audit_gap entry of its own. */
+static void ship_fill(worker *w, const ship_plan *sp)
+{
+    agent *a = w->a;
+    wd_spool_fill_result res;
+    wd_err e;
+    wd_code rc = wd_spool_fill(a->spool, sp->rec_dir, sp->max_records, sp->spool_max, &res, &e);
+    if (res.dropped_records > 0) {
+        wd_agent_metrics_audit_dropped(&a->metrics, res.dropped_records);
+        char f[24], l[24], n[24];
+        snprintf(f, sizeof f, "%llu", (unsigned long long)res.dropped_first);
+        snprintf(l, sizeof l, "%llu", (unsigned long long)res.dropped_last);
+        snprintf(n, sizeof n, "%llu", (unsigned long long)res.dropped_records);
+        wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "audit-dropped", "first_seq", f, "last_seq", l,
+                     "records", n, "detail", "the spool passed audit.spool_max", NULL);
+        json_t *g = json_pack("{s:I,s:I,s:I,s:s}", "dropped_first_seq",
+                              (json_int_t)res.dropped_first, "dropped_last_seq",
+                              (json_int_t)res.dropped_last, "dropped_records",
+                              (json_int_t)res.dropped_records, "reason", "spool_max");
+        wd_err ge;
+        wd_code grc = g == NULL ? wd_err_set(&ge, WD_E_NOMEM, "out of memory")
+                                : wd_recorder_append(a->rec, "audit_gap", g, &ge);
+        json_decref(g);
+        if (grc != WD_OK) {
+            wd_agent_metrics_recorder_error(&a->metrics);
+            wd_agent_log(&a->log, WD_AGENT_LOG_ERROR, "recorder-failed", "code",
+                         wd_code_name(grc), "detail", ge.msg, NULL);
+        }
+    }
+    if (rc != WD_OK) {
+        wd_agent_metrics_operational(&a->metrics);
+        wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "spool-failed", "code", wd_code_name(rc),
+                     "detail", e.msg, NULL);
+    } else if (res.batches > 0) {
+        char b[24], r[24];
+        snprintf(b, sizeof b, "%zu", res.batches);
+        snprintf(r, sizeof r, "%zu", res.records);
+        wd_agent_log(&a->log, WD_AGENT_LOG_DEBUG, "audit-spooled", "batches", b, "records", r,
+                     NULL);
+    }
+    wd_agent_metrics_spool(&a->metrics, wd_spool_bytes(a->spool), wd_spool_batches(a->spool));
+}
+
+/* Send the spooled batches, oldest first, until the spool is empty (true) or a send fails
+ * (false: back off). A batch is removed only on 200 or 202; one the leader refuses for good
+ * (400, 409, 413) is moved aside (rejected-…) and logged, so it cannot block the rest. */
+static bool ship_send(worker *w, const poll_plan *p)
+{
+    agent *a = w->a;
+    while (!stopping(a)) {
+        char name[96];
+        unsigned char *body = NULL;
+        size_t len = 0;
+        wd_err e;
+        wd_code rc = wd_spool_oldest(a->spool, name, sizeof name, &body, &len, &e);
+        if (rc != WD_OK) {
+            wd_agent_metrics_operational(&a->metrics);
+            wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "spool-failed", "code", wd_code_name(rc),
+                         "detail", e.msg, NULL);
+            return false;
+        }
+        if (name[0] == '\0')
+            return true;
+        wd_fleet_response r = {0};
+        rc = ensure_client(w, p, SLOW_PAD_S, &e);
+        if (rc == WD_OK)
+            rc = wd_fleet_request(w->fc, "POST", API "/audit/batches", body, len, NULL,
+                                  STATUS_CAP, &r, &e);
+        free(body);
+        if (stopping(a)) {
+            wd_fleet_response_free(&r);
+            return true;
+        }
+        long st = rc == WD_OK ? r.status : 0;
+        if (rc == WD_OK && st != 200 && st != 202) {
+            char code[64] = "", msg[256] = "";
+            wd_fleet_error_body(&r, code, sizeof code, msg, sizeof msg);
+            rc = wd_err_set(&e, WD_E_IO, "POST audit/batches: the leader answered %ld%s%s%s%s",
+                            st, code[0] ? ": " : "", code, msg[0] ? ": " : "", msg);
+        }
+        wd_fleet_response_free(&r);
+        if (rc == WD_OK) {
+            wd_agent_metrics_audit_batch(&a->metrics, 1);
+            wd_err ae;
+            if (wd_spool_ack(a->spool, name, &ae) != WD_OK) {
+                wd_agent_metrics_operational(&a->metrics);
+                wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "spool-failed", "code",
+                             wd_code_name(ae.code), "detail", ae.msg, NULL);
+                return false;
+            }
+            wd_agent_log(&a->log, WD_AGENT_LOG_DEBUG, "audit-sent", "batch", name, "status",
+                         st == 202 ? "202" : "200", NULL);
+            wd_agent_metrics_spool(&a->metrics, wd_spool_bytes(a->spool),
+                                   wd_spool_batches(a->spool));
+            continue;
+        }
+        wd_agent_metrics_audit_batch(&a->metrics, 0);
+        wd_agent_metrics_operational(&a->metrics);
+        wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "audit-failed", "batch", name, "code",
+                     wd_code_name(e.code), "detail", e.msg, NULL);
+        if (st == 400 || st == 409 || st == 413) {
+            wd_err je;
+            if (wd_spool_reject(a->spool, name, &je) != WD_OK)
+                return false;
+            wd_agent_log(&a->log, WD_AGENT_LOG_ERROR, "audit-rejected", "batch", name,
+                         "action", "moved aside in the spool directory as rejected-<name>", NULL);
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+static void *shipper_main(void *arg)
+{
+    worker *w = arg;
+    agent *a = w->a;
+    while (!stopping(a)) {
+        poll_plan p;
+        ship_plan sp = {0};
+        if (!plan_take(a, &p)) {
+            nap(a, 1, a->gen, NULL);
+            continue;
+        }
+        if (!ship_plan_take(a, &sp) || !p.enabled) {
+            unsigned g = p.gen;
+            free(sp.rec_dir);
+            plan_free(&p);
+            nap(a, 3600, g, NULL); /* no leader to ship to: until a reload */
+            continue;
+        }
+        int flush = (int)sp.flush_s;
+        bool ok = true;
+        if (a->spool == NULL) { /* state_dir/spool: opened here, once there is a leader */
+            wd_err e;
+            pthread_mutex_lock(&a->mu);
+            char *sd = strdup(a->cfg.state_dir), *inst = strdup(a->cfg.instance_id);
+            pthread_mutex_unlock(&a->mu);
+            wd_code rc = sd && inst ? wd_spool_open(sd, inst, &a->spool, &e)
+                                    : wd_err_set(&e, WD_E_NOMEM, "out of memory");
+            free(sd);
+            free(inst);
+            if (rc != WD_OK) {
+                ok = false;
+                wd_agent_metrics_operational(&a->metrics);
+                wd_agent_log(&a->log, WD_AGENT_LOG_WARN, "spool-failed", "code",
+                             wd_code_name(rc), "detail", e.msg, NULL);
+            }
+        }
+        if (a->spool != NULL) {
+            ship_fill(w, &sp);
+            ok = ship_send(w, &p);
+        }
+        if (ok) {
+            w->failures = 0;
+            nap(a, (double)flush, p.gen, NULL);
+        } else if (!stopping(a)) {
+            w->failures++;
+            long s = backoff_for(w, flush);
+            char secs[32], n[32];
+            snprintf(secs, sizeof secs, "%ld", s);
+            snprintf(n, sizeof n, "%d", w->failures);
+            wd_agent_log(&a->log, WD_AGENT_LOG_INFO, "backoff", "loop", "audit", "seconds", secs,
+                         "failures", n, NULL);
+            nap(a, (double)s, p.gen, NULL);
+        }
+        free(sp.rec_dir);
+        plan_free(&p);
     }
     wd_fleet_close(w->fc);
     w->fc = NULL;
@@ -900,7 +1158,9 @@ static const char usage_text[] =
     "state directory (which 'warden run' enforces), reports its status to the leader at start,\n"
     "after every change and every 60 s, and keeps enforcing what it holds whatever the leader\n"
     "or the network does. A failed poll changes nothing and is retried with a backoff\n"
-    "(exponential with full jitter, from the poll interval to 5 minutes).\n"
+    "(exponential with full jitter, from the poll interval to 5 minutes). With a\n"
+    "flight_recorder block it records every change it applies in the flight recorder and ships\n"
+    "the recorder's lines to the leader in batches, kept in STATE_DIR/spool until acknowledged.\n"
     "\n"
     "  --config FILE   the agent's YAML configuration (default /etc/warden/agent.yaml); unknown\n"
     "                  keys are errors naming their path\n"
@@ -1000,6 +1260,19 @@ int wd_agent_daemon_main(int argc, char **argv)
         if (wd_agent_state_failure(a->state, &why) != WD_OK)
             wd_agent_log(&a->log, WD_AGENT_LOG_ERROR, "deny-all", "detail", why, NULL);
     }
+    if (a->cfg.recorder.present) {
+        wd_recorder_opts ro = {.dir = a->cfg.recorder.dir,
+                               .signing_key_path = a->cfg.recorder.signing_key,
+                               .checkpoint_every = (uint64_t)a->cfg.recorder.checkpoint_every,
+                               .checkpoint_interval_s = a->cfg.recorder.checkpoint_interval_s,
+                               .record_args = a->cfg.recorder.record_args};
+        rc = wd_recorder_open(&ro, &a->rec, &e);
+        if (rc != WD_OK) {
+            fprintf(stderr, "warden agent: flight recorder: %s\n", e.msg);
+            exit_code = wd_code_exit(rc);
+            goto out;
+        }
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "warden agent: cannot initialise libcurl\n");
         exit_code = 1;
@@ -1030,7 +1303,8 @@ int wd_agent_daemon_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     bool threads_ok = start_thread(a, 0, poller_main) == 0 &&
                       start_thread(a, 1, poller_main) == 0 &&
-                      start_thread(a, 2, status_main) == 0;
+                      start_thread(a, 2, status_main) == 0 &&
+                      (a->rec == NULL || start_thread(a, 3, shipper_main) == 0);
     sigdelset(&set, SIGPIPE);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (!threads_ok) {
@@ -1056,7 +1330,7 @@ int wd_agent_daemon_main(int argc, char **argv)
     pthread_mutex_lock(&a->mu);
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (a->w[i].started)
             pthread_join(a->w[i].th, NULL);
     metrics_close(a);
@@ -1067,6 +1341,8 @@ int wd_agent_daemon_main(int argc, char **argv)
 out_curl:
     curl_global_cleanup();
 out:
+    wd_spool_close(a->spool);
+    wd_recorder_close(a->rec);
     wd_agent_state_free(a->state);
     free_labels(a);
     wd_agent_settings_free(&a->cfg);

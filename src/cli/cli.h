@@ -83,5 +83,6 @@ int cmd_publish(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_recorder(int argc, char **argv);
 
 #endif

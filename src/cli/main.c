@@ -33,6 +33,7 @@ static const cli_group groups[] = {
     {"publish", "send a signed bundle, kill, rollback or roster to a leader", cmd_publish},
     {"status", "show the fleet as a leader sees it", cmd_status},
     {"agent", "apply signed files to this host's state directory; the follower", cmd_agent},
+    {"recorder", "verify the flight recorder's hash chain and signed checkpoints", cmd_recorder},
 };
 
 static int usage(FILE *f)

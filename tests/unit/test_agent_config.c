@@ -153,6 +153,7 @@ static void t03_unknown_keys_named_by_path(void **st)
     refused(conf("audit: {spool_maxx: 1}\n"), "audit.spool_maxx: unknown key");
     refused(conf("logging: {colour: red}\n"), "logging.colour: unknown key");
     refused(conf("flight_recorder: {sign_key: x}\n"), "flight_recorder.sign_key: unknown key");
+    refused(conf("flight_recorder: {signing_key: /k}\n"), "flight_recorder.dir: required");
     char text[4096];
     snprintf(text, sizeof text, "%s", conf(""));
     char *p = strstr(text, "ca: ");
