@@ -562,8 +562,6 @@ struct wd_proxy {
     bool server_list_changed;    /* the server declared capabilities.tools.listChanged */
 };
 
-/* Most requests waiting at once; a request past it is answered with an error, not forwarded. */
-#define PEND_MAX 65536
 
 static uint64_t hash_key(const char *k, size_t n)
 {
@@ -575,42 +573,59 @@ static uint64_t hash_key(const char *k, size_t n)
     return h;
 }
 
-/* The key of the id at v in s, written to out (cap bytes). Returns its length, 0 when the
- * value is not a valid id (object, array, boolean, a string with NUL, too long). */
-static size_t id_key(const char *s, span v, char *out, size_t cap)
+/* Room for a key: a longer string id is keyed by its SHA-256 ("h" + 32 bytes). */
+#define KEY_MAX 160
+
+/* The key of the id at v in s, written to out (KEY_MAX bytes). Returns its length, 0 when the
+ * value is not an id the proxy can key (object, array, boolean, a string holding U+0000, an
+ * integer past int64, which jansson refuses on the client side anyway) or out of memory. */
+static size_t id_key(const char *s, span v, char out[KEY_MAX])
 {
     char c = s[v.off];
     if (c == '"') {
-        if (v.len + 1 > cap)
+        char small[KEY_MAX];
+        char *d = v.len <= sizeof small ? small : malloc(v.len);
+        if (d == NULL)
             return 0;
         bool nul;
-        size_t l = decode_string(s, v, out + 1, &nul);
-        if (nul)
-            return 0;
-        out[0] = 's';
-        return l + 1;
+        size_t l = decode_string(s, v, d, &nul), n = 0;
+        if (!nul && l + 1 <= KEY_MAX) {
+            out[0] = 's';
+            memcpy(out + 1, d, l);
+            n = l + 1;
+        } else if (!nul) {
+            unsigned char h[WD_SHA256_LEN];
+            if (wd_sha256(d, l, h, NULL) == WD_OK) {
+                out[0] = 'h';
+                memcpy(out + 1, h, sizeof h);
+                n = 1 + sizeof h;
+            }
+        }
+        if (d != small)
+            free(d);
+        return n;
     }
     if (c == 'n')
         return v.len == 4 ? (out[0] = 'n', 1) : 0;
     if (c != '-' && (c < '0' || c > '9'))
         return 0;
-    char num[400];
-    if (v.len >= sizeof num)
+    char small[64];
+    char *num = v.len < sizeof small ? small : malloc(v.len + 1);
+    if (num == NULL)
         return 0;
     memcpy(num, s + v.off, v.len);
     num[v.len] = '\0';
-    bool integer = strpbrk(num, ".eE") == NULL;
     int n;
-    if (integer) {
+    if (strpbrk(num, ".eE") == NULL) {
         errno = 0;
         long long x = strtoll(num, NULL, 10);
-        if (errno != 0)
-            return 0; /* past int64: jansson refused such a client id already */
-        n = snprintf(out, cap, "i%lld", x);
+        n = errno != 0 ? 0 : snprintf(out, KEY_MAX, "i%lld", x);
     } else {
-        n = snprintf(out, cap, "r%.17g", strtod(num, NULL));
+        n = snprintf(out, KEY_MAX, "r%.17g", strtod(num, NULL));
     }
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    if (num != small)
+        free(num);
+    return n > 0 && n < KEY_MAX ? (size_t)n : 0;
 }
 
 static pend *pend_find(wd_proxy *p, const char *k, size_t kl)
@@ -973,14 +988,14 @@ static outcome tool_call(wd_proxy *p, work *w, const json_t *m, span raw, bool h
     return DO_ANSWER;
 }
 
-/* Remember a forwarded request; past PEND_MAX it is answered instead (false). */
+/* Remember a forwarded request. false: it cannot be remembered (WD_PROXY_MAX_PENDING requests already
+ * wait, or out of memory while keying it) and must be answered instead of forwarded, so that
+ * no request reaches the server without the proxy seeing its answer. */
 static bool track(wd_proxy *p, work *w, span idv, unsigned flags)
 {
-    char key[512];
-    size_t kl = id_key(w->line, idv, key, sizeof key);
-    if (kl == 0)
-        return true; /* an id the proxy cannot key (a very long string): relayed, not tracked */
-    if (p->used >= PEND_MAX && pend_find(p, key, kl) == NULL)
+    char key[KEY_MAX];
+    size_t kl = id_key(w->line, idv, key);
+    if (kl == 0 || (p->used >= WD_PROXY_MAX_PENDING && pend_find(p, key, kl) == NULL))
         return false;
     if (!pend_add(p, key, kl, w->line + idv.off, idv.len, flags))
         w->nomem = true;
@@ -1023,7 +1038,7 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
         outcome o = tool_call(p, w, m, raw, has_id, idv);
         if (o == DO_FORWARD && has_id && !track(p, w, idv, 0)) {
             add_error(answer_buf(w), line + idv.off, idv.len, WD_RPC_INTERNAL_ERROR,
-                      "proxy: too many requests waiting for an answer", NULL, NULL);
+                      "proxy: cannot keep track of this request (too many waiting)", NULL, NULL);
             return DO_ANSWER;
         }
         return o;
@@ -1031,12 +1046,12 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
     if (strcmp(name, "notifications/cancelled") == 0) {
         /* The client gave up on a request: the server need not answer it any more. */
         span ps, rv;
-        char key[512];
+        char key[KEY_MAX];
         size_t kl;
         pend *e;
         if (find_member(line, raw, "params", &ps) == 1 &&
             find_member(line, ps, "requestId", &rv) == 1 &&
-            (kl = id_key(line, rv, key, sizeof key)) > 0 && (e = pend_find(p, key, kl)) != NULL)
+            (kl = id_key(line, rv, key)) > 0 && (e = pend_find(p, key, kl)) != NULL)
             pend_del(p, e);
         return DO_FORWARD;
     }
@@ -1059,7 +1074,7 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
     }
     if (!track(p, w, idv, flags)) {
         add_error(answer_buf(w), line + idv.off, idv.len, WD_RPC_INTERNAL_ERROR,
-                  "proxy: too many requests waiting for an answer", NULL, NULL);
+                  "proxy: cannot keep track of this request (too many waiting)", NULL, NULL);
         return DO_ANSWER;
     }
     return DO_FORWARD;
@@ -1152,8 +1167,25 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
     work w;
     memset(&w, 0, sizeof w);
     w.line = line;
-    size_t start = skip_ws(line, len, 0);
-    span whole = {start, scan_value(line, len, start) - start};
+    size_t start = skip_ws(line, len, 0), end = scan_value(line, len, start);
+    span whole = {start, end - start};
+    size_t n_scanned = 0;
+    if (end != 0 && json_is_array(root)) {
+        iter it;
+        span el;
+        iter_open(&it, line, whole, '[');
+        while (iter_elem(&it, &el))
+            n_scanned++;
+        if (!it.ok)
+            end = 0;
+    }
+    if (end == 0 || (json_is_array(root) && n_scanned != json_array_size(root))) {
+        /* The scanner and jansson disagree about a line: cannot happen for JSON both read;
+         * refuse it rather than forward bytes the decision did not see. */
+        json_decref(root);
+        return answer_unreadable(line, len, WD_RPC_PARSE_ERROR,
+                                 "parse error: the message is not valid JSON", out, e);
+    }
     if (json_is_object(root)) {
         outcome o = client_message(p, &w, root, whole);
         out->forward_original = o == DO_FORWARD;
@@ -1282,14 +1314,15 @@ static wd_code filter_tools(wd_proxy *p, rewrite *r, span obj, span idv, wd_err 
         char *name = NULL;
         size_t nl = 0;
         bool nul = true;
-        if (s[el.off] == '{' && find_member(s, el, "name", &nv) == 1 && s[nv.off] == '"' &&
-            (name = malloc(nv.len)) != NULL) {
+        /* exactly one "name", a string: anything else cannot be decided and is removed */
+        if (s[el.off] == '{' && find_member(s, el, "name", &nv) == 1 && s[nv.off] == '"') {
+            if ((name = malloc(nv.len)) == NULL) {
+                json_decref(names);
+                free(kept.p);
+                return wd_err_set(e, WD_E_NOMEM, "proxy: out of memory");
+            }
             nl = decode_string(s, nv, name, &nul);
             name[nl] = '\0';
-        } else if (s[el.off] == '{' && find_member(s, el, "name", &nv) == 1 && s[nv.off] == '"') {
-            json_decref(names);
-            free(kept.p);
-            return wd_err_set(e, WD_E_NOMEM, "proxy: out of memory");
         }
         if (name != NULL && !nul) {
             wd_tool_call call = {p->server, name, NULL, 0};
@@ -1359,9 +1392,30 @@ static wd_code server_message(wd_proxy *p, rewrite *r, span obj, wd_err *e)
     }
     if (!it.ok)
         return WD_OK;
-    char key[512];
+    char key[KEY_MAX];
     size_t kl;
     pend *en;
+    if (n_id > 1 && n_method == 0) {
+        /* A response naming several ids: every waiting request it may answer is settled, and
+         * when one of them is a tools/list the response is withheld (which list would the
+         * client read?). */
+        bool tl = false;
+        span first_raw = {0, 0};
+        iter_open(&it, s, obj, '{');
+        while (iter_member(&it, &k, &v, &esc)) {
+            if (!key_is(s, k, esc, "id") || (kl = id_key(s, v, key)) == 0 ||
+                (en = pend_find(p, key, kl)) == NULL)
+                continue;
+            if ((en->flags & PEND_TOOLS_LIST) && !tl) {
+                tl = true;
+                first_raw = v;
+            }
+            pend_del(p, en);
+        }
+        if (tl)
+            withhold(r, obj, first_raw, "tools/list result withheld: the proxy cannot read it");
+        return WD_OK;
+    }
     if (n_method > 0) {
         /* The server ends a subscriptions/listen stream with notifications/cancelled naming
          * the listen request; other server messages leave the waiting requests alone. */
@@ -1370,12 +1424,12 @@ static wd_code server_message(wd_proxy *p, rewrite *r, span obj, wd_err *e)
             memcmp(s + method.off, "\"notifications/cancelled\"", method.len) == 0 &&
             find_member(s, obj, "params", &ps) == 1 && s[ps.off] == '{' &&
             find_member(s, ps, "requestId", &rv) == 1 &&
-            (kl = id_key(s, rv, key, sizeof key)) > 0 && (en = pend_find(p, key, kl)) != NULL &&
+            (kl = id_key(s, rv, key)) > 0 && (en = pend_find(p, key, kl)) != NULL &&
             (en->flags & PEND_LISTEN_TOOLS))
             pend_del(p, en);
         return WD_OK;
     }
-    if (n_id != 1 || (kl = id_key(s, idv, key, sizeof key)) == 0 ||
+    if (n_id != 1 || (kl = id_key(s, idv, key)) == 0 ||
         (en = pend_find(p, key, kl)) == NULL)
         return WD_OK;
     unsigned flags = en->flags;

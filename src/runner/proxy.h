@@ -23,6 +23,10 @@
 #define WD_RPC_INVALID_PARAMS (-32602)  /* a tools/call without a readable name or arguments */
 #define WD_RPC_INTERNAL_ERROR (-32603)  /* the server went away with the call pending */
 
+/* Most client requests waiting for the server's answer at once; one more is answered with
+ * WD_RPC_INTERNAL_ERROR instead of being forwarded (the proxy must see every answer). */
+#define WD_PROXY_MAX_PENDING 65536u
+
 /* What the embedding runner lends the proxy. Every member may be NULL. */
 typedef struct wd_proxy_hooks {
     void *ctx;

@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "proxy.h"
 #include "warden/gate.h"
+#include "warden/limits.h"
 #include "warden/policy.h"
 
 /* ---- fixture: a policy gate, a recorder and a host-denial switch ---- */
@@ -519,7 +520,7 @@ static void t_embedded_nul(void **state)
     assert_int_equal(n_records(f), 0);
 }
 
-/* A tools/call line of exactly n bytes (n >= 100), id 7 first. */
+/* A tools/call line of exactly n bytes (n >= 100), id 7 first; the caller frees it. */
 static char *line_of(size_t n)
 {
     const char *head = "{\"id\":7,\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":"
@@ -565,6 +566,63 @@ static void t_line_at_cap_and_past(void **state)
     answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid "
                  "request: message longer than 200 bytes\"}}");
     assert_int_equal(n_records(f), 1); /* only the line at the cap was decided */
+}
+
+static void t_default_cap(void **state)
+{
+    fixture *f = *state;
+    wd_proxy *p = NULL;
+    wd_proxy_hooks h = {f, host, rec};
+    assert_int_equal(wd_proxy_new("fs-docs", 0, &h, &p, NULL), WD_OK);
+    char *at = line_of(WD_MAX_MCP_MESSAGE);
+    wd_proxy_out out;
+    assert_int_equal(wd_proxy_client_line(p, at, WD_MAX_MCP_MESSAGE, false, &out, NULL), WD_OK);
+    res r = {WD_OK, out};
+    forwarded(&r);
+    free(at);
+    char *past = line_of(WD_MAX_MCP_MESSAGE + 1);
+    assert_int_equal(wd_proxy_client_line(p, past, WD_MAX_MCP_MESSAGE + 1, false, &out, NULL),
+                     WD_OK);
+    r.out = out;
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32600,\"message\":"
+                 "\"invalid request: message longer than 4194304 bytes\"}}");
+    free(past);
+    wd_proxy_free(p);
+}
+
+static void t_pending_limit(void **state)
+{
+    fixture *f = *state;
+    char line[96];
+    res r;
+    for (unsigned i = 0; i < WD_PROXY_MAX_PENDING; i++) {
+        snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"ping\"}", i);
+        r = client(f, line);
+        assert_true(r.out.forward_original);
+        wd_proxy_out_clear(&r.out);
+    }
+    r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":\"one-more\",\"method\":\"ping\"}");
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":\"one-more\",\"error\":{\"code\":-32603,"
+                 "\"message\":\"proxy: cannot keep track of this request (too many waiting)\"}}");
+    /* an answer frees a place */
+    r = server(f, "{\"jsonrpc\":\"2.0\",\"id\":65535,\"result\":{}}" /* the last one */);
+    forwarded(&r);
+    r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":\"one-more\",\"method\":\"ping\"}");
+    forwarded(&r);
+    wd_proxy_out out;
+    assert_int_equal(wd_proxy_server_gone(f->p, &out, NULL), WD_OK);
+    /* 65535 + 1 answers, the first and the last in order of arrival */
+    const char *first = "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\"";
+    assert_memory_equal(out.to_client, first, strlen(first));
+    const char *last = "{\"jsonrpc\":\"2.0\",\"id\":\"one-more\",\"error\":{\"code\":-32603,"
+                       "\"message\":\"MCP server exited before answering\"}}";
+    assert_true(out.to_client_len > strlen(last));
+    assert_string_equal(out.to_client + out.to_client_len - strlen(last), last);
+    size_t lines = 1;
+    for (size_t i = 0; i < out.to_client_len; i++)
+        lines += out.to_client[i] == '\n';
+    assert_int_equal(lines, WD_PROXY_MAX_PENDING);
+    wd_proxy_out_clear(&out);
 }
 
 /* ---- ids ---- */
@@ -741,6 +799,42 @@ static void t_server_line_unreadable_passes(void **state)
                "exited before answering\"}}");
 }
 
+static void t_tools_list_long_and_repeated_ids(void **state)
+{
+    fixture *f = *state;
+    /* an id longer than any key is still followed */
+    char id[400], line[1024], want[1024];
+    memset(id, 'k', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":\"tools/list\"}",
+             id);
+    res r = client(f, line);
+    forwarded(&r);
+    snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"result\":{\"tools\":"
+                                "[{\"name\":\"exec_a\"}]}}", id);
+    snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"result\":{\"tools\":[]}}",
+             id);
+    r = server(f, line);
+    answered(&r, want);
+    /* a response naming its id twice is withheld */
+    r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    forwarded(&r);
+    r = server(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"id\":2,\"result\":{\"tools\":[{\"name\":"
+                  "\"exec_a\"}]}}");
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32603,\"message\":"
+                 "\"tools/list result withheld: the proxy cannot read it\"}}");
+    /* a tool naming itself twice, or not by a string, is removed */
+    r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}");
+    forwarded(&r);
+    r = server(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[{\"name\":\"read_file\","
+                  "\"name\":\"exec_a\"},{\"name\":5},7,{\"name\":\"ok\\u0000\"},{\"name\":\"b\"}]}}");
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[{\"name\":\"b\"}]}}");
+    json_t *x = record_at(f, 1, "tools_list");
+    assert_int_equal(json_integer_value(json_object_get(x, "listed")), 5);
+    assert_int_equal(json_array_size(json_object_get(x, "removed")), 4);
+    gone_is(f, NULL);
+}
+
 /* ---- tool-list change notifications ---- */
 
 #define LEGACY_CHANGED "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}"
@@ -859,6 +953,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_not_jsonrpc, setup, teardown),
         cmocka_unit_test_setup_teardown(t_embedded_nul, setup, teardown),
         cmocka_unit_test_setup_teardown(t_line_at_cap_and_past, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(t_default_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_pending_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(t_ids_echoed_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(t_server_gone_answers_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tools_list_filtered, setup, teardown),
@@ -866,6 +962,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_tools_list_record_failure_withholds, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tools_list_in_server_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(t_server_line_unreadable_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tools_list_long_and_repeated_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(t_list_changed_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(t_list_changed_legacy_not_announced, setup, teardown),
         cmocka_unit_test_setup_teardown(t_list_changed_modern_subscription, setup, teardown),
