@@ -1487,6 +1487,12 @@ wd_code wd_proxy_server_line(wd_proxy *p, const char *line, size_t len, wd_proxy
 
 /* ---- policy change and server exit ---- */
 
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(pend *const *)a)->seq, y = (*(pend *const *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
 /* Entries waiting, in order of arrival (a malloc'd array of n pointers, NULL when none or out
  * of memory: *oom tells which). */
 static pend **pend_sorted(wd_proxy *p, bool *oom)
@@ -1503,16 +1509,7 @@ static pend **pend_sorted(wd_proxy *p, bool *oom)
     for (size_t i = 0; i < p->cap; i++)
         if (p->tab[i].key != NULL)
             v[n++] = &p->tab[i];
-    /* insertion sort by seq: the table is small in practice, and n log n is not needed here */
-    for (size_t i = 1; i < n; i++) {
-        pend *x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1]->seq > x->seq) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
+    qsort(v, n, sizeof *v, by_seq);
     return v;
 }
 
