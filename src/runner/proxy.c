@@ -1520,13 +1520,27 @@ wd_code wd_proxy_policy_changed(wd_proxy *p, wd_proxy_out *out, wd_err *e)
     out_empty(out);
     if (p == NULL)
         return wd_err_set(e, WD_E_USAGE, "proxy: no proxy given");
+    /* What the MCP revisions say (read in the specification repository and the TypeScript
+     * SDK, November 2026):
+     * - 2024-11-05 .. 2025-11-25 ("legacy"): a session opens with initialize; a server that
+     *   declared capabilities.tools.listChanged sends, unsolicited,
+     *   {"jsonrpc":"2.0","method":"notifications/tools/list_changed"} (no params). That is what
+     *   @modelcontextprotocol/sdk 1.x's Server.sendToolListChanged() writes; its
+     *   LATEST_PROTOCOL_VERSION is 2025-11-25. A client whose server did not declare it was told
+     *   not to expect the notification, so none is sent.
+     * - 2026-07-28 ("modern", SEP-2575/SEP-2567): no initialize; each request carries its
+     *   version in params._meta["io.modelcontextprotocol/protocolVersion"]. "The server MUST
+     *   NOT send notification types the client has not explicitly requested": list changes are
+     *   delivered only on a subscriptions/listen stream whose params.notifications asked for
+     *   toolsListChanged, and every message on it carries the listen request's JSON-RPC id in
+     *   params._meta["io.modelcontextprotocol/subscriptionId"] (on stdio the client
+     *   demultiplexes by it). The stream ends with notifications/cancelled naming that id (from
+     *   either side) or with the server's answer to the listen request.
+     * So: the legacy line for a legacy session whose server declared listChanged, and one
+     * tagged line per open listen stream that asked for tool changes. */
     buf b = {0};
-    /* Legacy revisions (2024-11-05 .. 2025-11-25, an initialize handshake): the unsolicited
-     * notification, to a session whose server announced tools.listChanged. */
     if (p->legacy && p->server_list_changed)
         buf_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
-    /* 2026-07-28: only on a subscriptions/listen stream that asked for toolsListChanged, tagged
-     * with the stream's id in _meta (io.modelcontextprotocol/subscriptionId). */
     bool oom;
     pend **v = pend_sorted(p, &oom);
     for (size_t i = 0; v != NULL && i < p->used; i++) {
