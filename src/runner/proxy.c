@@ -4,8 +4,10 @@
  * tools/list result the proxy filters by cutting the denied tools' bytes out of the line.
  * Bytes are never re-serialised: ids, forwarded batch elements and kept tools are copied from the
  * line as they came, so what a peer receives is exactly what the other sent, minus what policy
- * removed. It must never forward a denied or unreadable client message, never let a recorder
- * failure turn into an unrecorded allow, and never put a tool argument's value in a record. */
+ * removed. One wd_proxy serves one session from one thread at a time (the gate chain it asks
+ * is thread-safe). It must never forward a denied or unreadable client message, never let a
+ * recorder failure turn into an unrecorded allow, and never put a tool argument's value in a
+ * record. */
 #include "proxy.h"
 
 #include <errno.h>
@@ -556,7 +558,6 @@ struct wd_proxy {
     pend *tab; /* open addressing, linear probing; key NULL = free */
     size_t cap, used;
     uint64_t seq;
-    char client_version[64];     /* initialize params.protocolVersion */
     char version[64];            /* the negotiated (legacy) or last declared (modern) version */
     bool legacy;                 /* an initialize handshake was answered with a version */
     bool server_list_changed;    /* the server declared capabilities.tools.listChanged */
@@ -1061,11 +1062,9 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
     if (strcmp(name, "tools/list") == 0) {
         flags = PEND_TOOLS_LIST;
     } else if (strcmp(name, "initialize") == 0) {
+        /* The client proposes params.protocolVersion; the version of the session is the one
+         * the server's result names (the client disconnects when it cannot speak it). */
         flags = PEND_INITIALIZE;
-        const json_t *cv = json_object_get(params, "protocolVersion");
-        p->client_version[0] = '\0';
-        if (json_is_string(cv) && json_string_length(cv) < sizeof p->client_version)
-            snprintf(p->client_version, sizeof p->client_version, "%s", json_string_value(cv));
     } else if (strcmp(name, "subscriptions/listen") == 0) {
         const json_t *t = json_object_get(json_object_get(params, "notifications"),
                                           "toolsListChanged");

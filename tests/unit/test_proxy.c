@@ -378,6 +378,38 @@ static void t_unreadable_call_refused(void **state)
     assert_string_equal(sfield(record_at(f, 0, "tool_call"), "verdict"), "deny");
 }
 
+/* A gate of someone else's: denies read_file with a reason cut inside a UTF-8 character. */
+static wd_code odd_tool(void *ctx, const wd_tool_call *call, wd_decision *d)
+{
+    (void)ctx;
+    if (strcmp(call->tool, "read_file") == 0) {
+        d->verdict = WD_VERDICT_DENY;
+        snprintf(d->rule, sizeof d->rule, "odd");
+        snprintf(d->reason, sizeof d->reason, "caf\xc3 \"quoted\"\n");
+    }
+    return WD_OK;
+}
+
+static void t_other_gate_reason_escaped(void **state)
+{
+    fixture *f = *state;
+    static const wd_gate_ops odd = {sizeof(wd_gate_ops), NULL, NULL, odd_tool, NULL};
+    wd_gate_id id;
+    assert_int_equal(wd_gate_register(&odd, NULL, &id, NULL), WD_OK);
+    res r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                      "{\"name\":\"read_file\"}}");
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":403,\"message\":\"tool call "
+                 "blocked by policy: caf\\ufffd \\\"quoted\\\"\\u000a\",\"data\":{\"rule\":\"odd\","
+                 "\"mode\":\"enforce\"}}}");
+    assert_string_equal(sfield(record_at(f, 0, "tool_call"), "reason"), "caf? \"quoted\"?");
+    /* and its denial removes the tool from lists */
+    r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    forwarded(&r);
+    r = server(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"read_file\"}]}}");
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}");
+    assert_int_equal(wd_gate_unregister(id, NULL), WD_OK);
+}
+
 /* ---- notifications and batches ---- */
 
 static void t_notifications(void **state)
@@ -680,6 +712,10 @@ static void t_server_gone_answers_pending(void **state)
     forwarded(&r);
     r = server(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"contents\":[]}}");
     forwarded(&r);
+    /* a server's notifications/cancelled names its own requests, not the client's */
+    r = server(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                  "{\"requestId\":1}}");
+    forwarded(&r);
     /* the client gave up on 4 */
     r = client(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
                   "{\"requestId\":4}}");
@@ -947,6 +983,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_host_denial_message, setup, teardown),
         cmocka_unit_test_setup_teardown(t_record_failure_denies, setup, teardown),
         cmocka_unit_test_setup_teardown(t_unreadable_call_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_other_gate_reason_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(t_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(t_batch_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(t_invalid_json, setup, teardown),
