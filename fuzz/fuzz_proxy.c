@@ -61,6 +61,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* What the rule no-exec denies: "exec_*", where '*' does not cross '/'. */
+static bool denied_name(const char *name)
+{
+    return name != NULL && strncmp(name, "exec_", 5) == 0 && strchr(name, '/') == NULL;
+}
+
 /* A message that must never reach the server. */
 static bool forbidden(const json_t *m)
 {
@@ -72,7 +78,7 @@ static bool forbidden(const json_t *m)
     if (record_fails)
         return true;
     const char *name = json_string_value(json_object_get(json_object_get(m, "params"), "name"));
-    return name != NULL && strncmp(name, "exec_", 5) == 0;
+    return denied_name(name);
 }
 
 /* Bytes the proxy sent to the server: strict JSON without a forbidden message. */
@@ -121,8 +127,7 @@ static void check_filtered(const char *s, size_t n)
     size_t i;
     json_t *t;
     json_array_foreach(tools, i, t) {
-        const char *name = json_string_value(json_object_get(t, "name"));
-        if (name != NULL && strncmp(name, "exec_", 5) == 0)
+        if (denied_name(json_string_value(json_object_get(t, "name"))))
             __builtin_trap();
     }
     json_decref(v);
