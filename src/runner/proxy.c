@@ -1135,6 +1135,8 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
         return answer_unreadable(line, len > p->max_line ? p->max_line : len,
                                  WD_RPC_INVALID_REQUEST, msg, out, e);
     }
+    if (skip_ws(line, len, 0) == len)
+        return WD_OK; /* an empty (or blank) line carries no message: nothing to do */
     if (memchr(line, '\0', len) != NULL)
         return answer_unreadable(line, len, WD_RPC_INVALID_REQUEST,
                                  "invalid request: NUL byte in the message", out, e);

@@ -488,8 +488,13 @@ static void t_invalid_json(void **state)
     fixture *f = *state;
     res r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":1,");
     answered(&r, PARSE_ERROR);
-    r = client(f, "");
+    r = client(f, "x");
     answered(&r, PARSE_ERROR);
+    /* a blank line carries no message */
+    r = client(f, "");
+    dropped(&r);
+    r = client(f, " \r");
+    dropped(&r);
     r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} {}");
     answered(&r, PARSE_ERROR);
     r = client(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffng\"}");
