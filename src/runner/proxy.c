@@ -1080,7 +1080,9 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
 }
 
 /* The id of a line that could not be read as a whole: the top-level "id" member, when the
- * bytes up to it and it are JSON and it is the only one seen. */
+ * bytes up to it and it are JSON, it is followed by ',' or '}' (so that a number cut by the cap
+ * or glued to garbage is not taken for the whole id), it is the only one seen, and it is an id
+ * the proxy could key (a string without U+0000, null, a number jansson can hold). */
 static bool recover_id(const char *line, size_t len, span *idv)
 {
     size_t i = skip_ws(line, len, 0);
@@ -1092,14 +1094,15 @@ static bool recover_id(const char *line, size_t len, span *idv)
     int count = 0;
     while (iter_member(&it, &k, &v, &esc)) {
         if (key_is(line, k, esc, "id")) {
+            size_t after = skip_ws(line, len, v.off + v.len);
+            if (after >= len || (line[after] != ',' && line[after] != '}'))
+                return false;
             if (count++ == 0)
                 *idv = v;
         }
     }
-    if (count != 1)
-        return false;
-    char c = line[idv->off];
-    return c == '"' || c == 'n' || c == '-' || (c >= '0' && c <= '9');
+    char key[KEY_MAX];
+    return count == 1 && id_key(line, *idv, key) > 0;
 }
 
 /* Answer a line that is not a readable message with code and message, echoing its id when

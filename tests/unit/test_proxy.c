@@ -554,6 +554,28 @@ static void t_embedded_nul(void **state)
     r.out = out;
     answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid "
                  "request: NUL byte in the message\"}}");
+    /* an id glued to garbage, or one jansson cannot hold, is not recovered (found by
+     * fuzz_proxy) */
+    static const char l3[] = "{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999999999990B,"
+                             "\"m\0\":1}";
+    static const char l4[] = "{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999999999990,"
+                             "\"m\0\":1}";
+    static const char l5[] = "{\"jsonrpc\":\"2.0\",\"id\":12 ,\"m\0\":1}";
+    static const struct {
+        const char *line;
+        size_t len;
+        const char *id;
+    } cases[] = {{l3, sizeof l3 - 1, "null"}, {l4, sizeof l4 - 1, "null"}, {l5, sizeof l5 - 1, "12"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[256];
+        snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32600,"
+                                    "\"message\":\"invalid request: NUL byte in the message\"}}",
+                 cases[i].id);
+        assert_int_equal(wd_proxy_client_line(f->p, cases[i].line, cases[i].len, false, &out,
+                                              NULL), WD_OK);
+        r.out = out;
+        answered(&r, want);
+    }
     assert_int_equal(n_records(f), 0);
 }
 
@@ -598,6 +620,15 @@ static void t_line_at_cap_and_past(void **state)
     pad[sizeof pad - 1] = '\0';
     snprintf(big, sizeof big, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"pad\":\"%s\",\"id\":12}",
              pad);
+    assert_int_equal(wd_proxy_client_line(f->p, big, 200, true, &out, NULL), WD_OK);
+    r.out = out;
+    answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid "
+                 "request: message longer than 200 bytes\"}}");
+    /* the cap falls right after the digits of the id: they may go on, so it is not taken */
+    snprintf(big, sizeof big, "%-199s", "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"x\":\"");
+    const char *tail = "\",\"id\":12345"; /* its last digit is byte 199, the last one kept */
+    memcpy(big + 200 - strlen(tail), tail, strlen(tail));
+    memcpy(big + 200, "6}", 3);
     assert_int_equal(wd_proxy_client_line(f->p, big, 200, true, &out, NULL), WD_OK);
     r.out = out;
     answered(&r, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid "
