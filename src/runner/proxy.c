@@ -1304,7 +1304,8 @@ static wd_code filter_tools(wd_proxy *p, rewrite *r, span obj, span idv, wd_err 
         withhold(r, obj, idv, "tools/list result withheld: the proxy cannot read it");
         return WD_OK;
     }
-    /* Decide each tool. kept[] marks what stays; names of removed tools go to the record. */
+    /* Decide each tool: the bytes of those kept are gathered in kept, the names of those
+     * removed go to the record. */
     size_t listed = 0, removed = 0;
     json_t *names = json_array();
     buf kept = {0};
