@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "crypto/crypto.h"
+#include "gate/tool_args.h"
 #include "proxy.h"
 #include "warden/gate.h"
 #include "warden/limits.h"
@@ -984,6 +985,33 @@ static void t_list_changed_modern_subscription(void **state)
     changed_is(f, NULL);
 }
 
+/* ---- the shared argument builder (also behind warden gate check --args) ---- */
+
+static void t_tool_args_limit(void **state)
+{
+    (void)state;
+    json_t *o = json_loads("{\"k\":\"vvvv\",\"n\":[1, 2]}", 0, NULL);
+    wd_tool_args a;
+    wd_err e;
+    /* k + vvvv + n + [1,2] = 1 + 4 + 1 + 5 = 11 bytes */
+    assert_int_equal(wd_tool_args_from(o, "args", 11, &a, &e), WD_OK);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.args[0].key, "k");
+    assert_int_equal(a.args[0].value_len, 4);
+    assert_memory_equal(a.args[1].value, "[1,2]", 5);
+    wd_tool_args_free(&a);
+    assert_int_equal(wd_tool_args_from(o, "args", 10, &a, &e), WD_E_OVERSIZED);
+    assert_string_equal(e.msg, "args: more than 10 bytes of arguments");
+    assert_null(a.args);
+    assert_int_equal(a.n, 0);
+    json_t *arr = json_array();
+    assert_int_equal(wd_tool_args_from(arr, "args", 10, &a, &e), WD_E_MALFORMED);
+    assert_string_equal(e.msg, "args: expected a JSON object");
+    assert_null(a.args);
+    json_decref(arr);
+    json_decref(o);
+}
+
 /* ---- construction ---- */
 
 static void t_new_and_usage(void **state)
@@ -1039,6 +1067,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_list_changed_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(t_list_changed_legacy_not_announced, setup, teardown),
         cmocka_unit_test_setup_teardown(t_list_changed_modern_subscription, setup, teardown),
+        cmocka_unit_test(t_tool_args_limit),
         cmocka_unit_test_setup_teardown(t_new_and_usage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
