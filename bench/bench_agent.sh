@@ -3,16 +3,17 @@
 # long poll against the real leader, beside a minimal Go poller (bench/go-poller) doing the same
 # two mTLS long polls against the same leader in the same idle window; then the agent's memory
 # while applying and the time from a 200 to the new policy active (the agent's own apply_ms:
-# body received -> verified -> written, fsynced, `active` switched) for bundles whose policy is
-# about 1 KiB and 256 KiB, beside the verification floor measured in the same run
-# (build/bench/bench_verify: wd_bundle_verify alone, one Ed25519 verify, one SHA-256 pass).
+# body received -> verified -> written, fsynced, `active` switched) for policies of 1 KiB and
+# 256 KiB (rules shaped as bench/bench_verify.c makes them), beside the verification floor
+# measured in the same run (build/bench/bench_verify: wd_bundle_verify alone, one Ed25519
+# verify, one SHA-256 pass).
 #
 # Three processes idle side by side over the same window, all polling the same leader with a
 # 30 s wait: the agent as contrib/warden-agent.service starts it (GNUTLS_NO_IMPLICIT_INIT=1),
 # the agent in a plain environment, and the Go poller. Everything runs on 127.0.0.1 in a scratch
 # directory, and everything started is stopped on exit. It installs the Debian package golang-go
 # when `go` is missing (only this benchmark needs it; the build runs with GOPROXY=off, standard
-# library only). Figures are for reading; nothing fails on them.
+# library only, CGO_ENABLED=0). Figures are for reading; nothing fails on them.
 # usage: bench/bench_agent.sh build/src/cli/warden [IDLE_SECONDS] [ROUNDS]
 set -u
 WARDEN=$(realpath "$1")
@@ -33,9 +34,10 @@ if ! command -v go >/dev/null 2>&1; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go; } \
         >/dev/null || { echo "bench_agent: could not install golang-go" >&2; exit 1; }
 fi
-mkdir -p "$T/go"
-(cd "$WD_SRCDIR/bench/go-poller" && GOPROXY=off GOFLAGS=-buildvcs=false GOCACHE="$T/go/cache" \
-    GOPATH="$T/go/path" go build -trimpath -o "$T/go-poller" .) ||
+# a static binary (CGO_ENABLED=0: Go's own resolver, no libc), as Go daemons usually ship; the
+# build cache is Go's default one, so a second run does not compile the standard library again
+(cd "$WD_SRCDIR/bench/go-poller" && CGO_ENABLED=0 GOPROXY=off GOFLAGS=-buildvcs=false \
+    GOPATH="$T/gopath" go build -trimpath -o "$T/go-poller" .) ||
     { echo "bench_agent: go build failed" >&2; exit 1; }
 
 echo "machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/{print $2}') GiB, Linux $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -54,20 +56,29 @@ PORT=$(sed -n 's/.* start listen=127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/leader.log
 URL=https://127.0.0.1:$PORT
 ADM=(--leader "$URL" --cert "$W_DIR/alice.crt" --key "$W_DIR/alice.key" --ca "$W_DIR/pki/ca.crt")
 for v in 2 3 4 5 6; do "$WARDEN" publish roster "$W_DIR/roster$v.json" "${ADM[@]}" >/dev/null; done
-mkpolicy() { # mkpolicy BYTES OUT: the fixture policy padded with comment lines to about BYTES
-    python3 - "$W_DIR/policy.yaml" "$1" "$2" <<'PY'
+mkpolicy() { # mkpolicy BYTES OUT: a policy of exactly BYTES shaped as bench/bench_verify.c makes it:
+    # a header, as many rules (each with a long reason) as fit, at most 800, then one comment line
+    python3 - "$1" "$2" <<'PY'
 import sys
-base = open(sys.argv[1]).read()
-n = int(sys.argv[2])
-line = "# " + "x" * 76 + "\n"
-out = base
-while len(out) + len(line) <= n:
-    out += line
-open(sys.argv[3], "w").write(out)
+size = int(sys.argv[1])
+out = ("version: 1\nmode: enforce\npermission_profiles:\n  restricted:\n    network: none\n"
+       "    read: [\"/srv/data/**\"]\n    env: [\"HOME\", \"PATH\", \"MCP_*\"]\n"
+       "    privileged: false\nservers:\n  default: deny\n  rules:\n")
+for i in range(800):
+    rule = ("    - name: rule-%04d\n      action: %s\n"
+            "      reason: \"approved by security review SEC-%04d for team %04d; "
+            "owner on call, re-review due in two quarters, scope limited to the "
+            "data volume; see the register for the full record of this approval\"\n"
+            "      match:\n        name: [\"srv-%04d-*\"]\n") % (i, "allow" if i % 7 else "deny", i, i, i)
+    if len(out) + len(rule) + 16 > size:
+        break
+    out += rule
+out += "#" + "x" * (size - len(out) - 2) + "\n"
+open(sys.argv[2], "w").write(out)
 PY
 }
 mkpolicy 1024 "$T/p1k.yaml"
-mkpolicy $((256 * 1024 - 200)) "$T/p256k.yaml"
+mkpolicy $((256 * 1024)) "$T/p256k.yaml"
 V=1
 publish() { # publish POLICY
     "$WARDEN" bundle create --policy "$1" --org acme --fleet web --env prod --version "$V" \

@@ -15,6 +15,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -71,6 +72,7 @@ struct agent {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     volatile int stop;          /* read and written atomically */
+    int stop_pipe[2];           /* a byte is written at stop: cuts every held request short */
 
     pthread_mutex_t state_mu;   /* serialises every call into the state library */
     wd_agent_state *state;
@@ -178,6 +180,7 @@ static wd_code state_config_from(agent *a, const wd_agent_settings *cfg, wd_err 
     a->scfg.honor_kill = cfg->conductor.honor_kill;
     a->scfg.stale_grace = cfg->conductor.grace_s;
     a->scfg.stale_then = cfg->conductor.then;
+    a->scfg.slim = true; /* the daemon never decides with the policy itself */
     return WD_OK;
 }
 
@@ -264,6 +267,7 @@ static wd_code ensure_client(worker *w, const poll_plan *p, long timeout_s, wd_e
             w->fc = NULL;
             return rc;
         }
+        wd_fleet_set_cancel_fd(w->fc, w->a->stop_pipe[0]);
         w->conn_gen = p->conn_gen;
     }
     return wd_fleet_set_timeout(w->fc, timeout_s, e);
@@ -491,6 +495,20 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
          * (a leader that does not hold) waits for the poll interval. */
         *again = p->long_poll && (r.headers[WD_FLEET_HDR_PREFERENCE_APPLIED] != NULL ||
                                   took >= p->interval / 2.0);
+        /* In step with the leader again (after an outage, or a message since withdrawn): the
+         * error this loop recorded is over. A message still served and still refused comes
+         * back as a 200 and is recorded again. */
+        if (w->recorded_error) {
+            pthread_mutex_lock(&a->state_mu);
+            wd_err ie;
+            if (a->state != NULL && wd_agent_state_clear_error(a->state, &ie) == WD_OK) {
+                w->recorded_error = false;
+                local_status(a);
+            }
+            pthread_mutex_unlock(&a->state_mu);
+            if (!w->recorded_error)
+                poke_status(a);
+        }
     } else if (r.status == 200) {
         unsigned char *auth = NULL;
         size_t auth_len = 0;
@@ -969,10 +987,19 @@ int wd_agent_daemon_main(int argc, char **argv)
         return 1;
     }
     a->config_path = config;
+    /* Written once at stop and never read: it stays readable, so every request held on it
+     * (a long poll) ends at once rather than waking every second to look at a flag. */
+    if (pipe2(a->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "warden agent: cannot create a pipe: %s\n", strerror(errno));
+        free(a);
+        return 1;
+    }
     wd_err e;
     wd_code rc = wd_agent_settings_load(config, &a->cfg, &e);
     if (rc != WD_OK) {
         fprintf(stderr, "warden agent: %s\n", e.msg);
+        close(a->stop_pipe[0]);
+        close(a->stop_pipe[1]);
         free(a);
         return wd_code_exit(rc);
     }
@@ -981,6 +1008,8 @@ int wd_agent_daemon_main(int argc, char **argv)
         if (rc != WD_OK) {
             fprintf(stderr, "warden agent: %s: %s\n", config, e.msg);
             wd_agent_settings_free(&a->cfg);
+            close(a->stop_pipe[0]);
+            close(a->stop_pipe[1]);
             free(a);
             return wd_code_exit(rc);
         }
@@ -1062,6 +1091,9 @@ int wd_agent_daemon_main(int argc, char **argv)
                 event_free(sig[i]);
     }
     __atomic_store_n(&a->stop, 1, __ATOMIC_SEQ_CST);
+    if (write(a->stop_pipe[1], "x", 1) != 1) {
+        /* the flag alone still stops every request, within a second */
+    }
     pthread_mutex_lock(&a->mu);
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
@@ -1082,6 +1114,8 @@ out:
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cond);
     pthread_mutex_destroy(&a->state_mu);
+    close(a->stop_pipe[0]);
+    close(a->stop_pipe[1]);
     free(a);
     return exit_code;
 }

@@ -80,6 +80,12 @@ wd_code wd_fleet_set_timeout(wd_fleet_client *c, long seconds, wd_err *e);
  * NULL removes the hook. WD_E_INTERNAL when libcurl refuses the setting. */
 wd_code wd_fleet_set_cancel(wd_fleet_client *c, const volatile int *flag, wd_err *e);
 
+/* A descriptor that cancels at once: when fd becomes readable, a request in flight (or its
+ * wait) stops and fails as a cancel does. The caller owns fd and keeps it open while the client
+ * is used; -1 removes it. With it, a held request sleeps until the leader answers, the timeout
+ * or fd — no periodic wake-ups. Never fails. */
+void wd_fleet_set_cancel_fd(wd_fleet_client *c, int fd);
+
 /* Send one request: method ("GET", "PUT", "POST", ...), path (starting with "/", no spaces or
  * control characters) appended to the leader URL, an optional body (may be NULL with len 0;
  * sent as-is), extra headers (NULL-terminated "Name: value" lines, may be NULL; no CR or LF),

@@ -103,6 +103,8 @@ if wait_log "$T/agent.log" "backoff loop=policy seconds=[0-9]+ failures=2" 60; t
 else notok "18 leader gone: polls fail and back off" "$(tail -20 "$T/agent.log")"; fi
 check "19 ... the failures are logged with their code" grep -q "poll-failed loop=policy .*code=io-error" "$T/agent.log"
 expect "20 ... the host keeps enforcing bundle 2" 0 "policy state: enforcing" -- "$W" agent status --state-dir "$SD"
+expect "20b ... the status reports the failure as last_error" 0 '"last_error":{"code":"io-error",' -- \
+    "$W" agent status --state-dir "$SD" --json
 check "21 ... active unchanged" test "$(readlink "$SD/active")" = "$(readlink "$T/active.before")"
 start_leader "$PORT" 2 || notok "the leader restarts on its port" "$(tail -5 "$T/leader.log")"
 mkb 3 "$T/b3.json" "$T/b2.json"
@@ -110,6 +112,7 @@ mkb 3 "$T/b3.json" "$T/b2.json"
 # the backoff is at most 2 s x 2^n with full jitter; allow for a few rounds
 if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 3"' 120; then ok "22 leader back: the agent recovers and applies v3"
 else notok "22 leader back: the agent recovers and applies v3" "$(tail -20 "$T/agent.log")"; fi
+expect "22b ... and the last error is cleared" 0 '"last_error":null' -- "$W" agent status --state-dir "$SD" --json
 
 # ---- SIGHUP ----
 cp "$T/agent.yaml" "$T/agent.good"

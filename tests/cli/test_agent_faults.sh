@@ -219,10 +219,19 @@ fault "20 another fleet" wrong-scope policy "$(serve otherfleet)"
 fault "21 another environment" wrong-scope policy "$(serve otherenv)"
 fault "22 another audience" wrong-audience policy "$(serve otheraud)"
 fault "23 a fork (version 2, other bytes)" fork policy "$(serve fork)"
-# a rejected poll is the last error in the status, for `warden agent status` and the leader
-expect "23b ... warden agent status --json shows it as last_error" 0 '"last_error":{"code":"fork",' -- \
-    "$W" agent status --state-dir "$SD" --json
-expect "23c ... and the text form names it" 0 "last error: fork" -- "$W" agent status --state-dir "$SD"
+# a rejected poll is the last error in the status (for `warden agent status` and the leader)
+# while the leader keeps serving it; a 304 afterwards (nothing newer to fetch) clears it
+status_has() { # status_has TEXT [--json]: wait (60 s at most) until agent status shows TEXT
+    for _ in $(seq 1 600); do
+        "$W" agent status --state-dir "$SD" ${2:-} 2>/dev/null | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+script "$(serve fork),$(serve fork),$(serve fork)" ""
+check "23b ... warden agent status --json shows it as last_error" status_has '"last_error":{"code":"fork",' --json
+check "23c ... and the text form names it" status_has "last error: fork"
+check "23d ... a 304 once the leader stops serving it clears it" status_has '"last_error":null' --json
 fault "24 a stale version (1 after 2)" stale policy "$(serve b1)"
 fault "25 a rollback without its authorization" stale policy \
     "$(serve b1 '"headers":{"warden-rollback-authorization":"r-9"}')"
