@@ -6,8 +6,9 @@
  * beside it, each with its own mTLS client (a libcurl handle is used by one thread at a time):
  * the bundle poller, the kill poller and the status reporter. They share the configuration and
  * the state through one mutex each; waits are condition-variable waits that a stop, a reload or
- * a change cuts short, and a request in flight (a held long poll) is abandoned within about a
- * second of SIGTERM through the client's cancel hook.
+ * a change cuts short, and a request in flight (a held long poll) is abandoned as soon as
+ * SIGTERM arrives: the stop pipe becomes readable and the client's wait returns. While idle on
+ * a held poll no thread wakes up (the client sleeps on its socket, not on a one-second tick).
  *
  * It must never apply anything except through the state library (verify -> transition rule ->
  * durable apply), advance a cached ETag except by a successful apply, let a failed poll change
