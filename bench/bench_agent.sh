@@ -109,14 +109,15 @@ sleep 5
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # on-CPU nanoseconds of every thread alive now (finer than the 10 ms ticks)
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/${3:-status}"; }
 mem() { # mem PID: RSS, its parts, PSS and private (USS), threads
     local uss
     uss=$(( $(kib "$1" Private_Clean smaps_rollup) + $(kib "$1" Private_Dirty smaps_rollup) ))
     printf 'RSS %5.1f MiB (anonymous %4.1f, file-backed %4.1f), PSS %4.1f MiB, private %4.1f MiB, %s threads' \
-        "$(echo "$(kib "$1" VmRSS) / 1024" | bc -l)" "$(echo "$(kib "$1" RssAnon) / 1024" | bc -l)" \
-        "$(echo "$(kib "$1" RssFile) / 1024" | bc -l)" "$(echo "$(kib "$1" Pss smaps_rollup) / 1024" | bc -l)" \
-        "$(echo "$uss / 1024" | bc -l)" "$(kib "$1" Threads)"
+        "$(div "$(kib "$1" VmRSS)" 1024)" "$(div "$(kib "$1" RssAnon)" 1024)" \
+        "$(div "$(kib "$1" RssFile)" 1024)" "$(div "$(kib "$1" Pss smaps_rollup)" 1024)" \
+        "$(div "$uss" 1024)" "$(kib "$1" Threads)"
 }
 declare -A T0 N0
 for p in "$A_PID" "$B_PID" "$G_PID"; do T0[$p]=$(ticks "$p"); N0[$p]=$(cpu_ns "$p"); done
@@ -129,7 +130,7 @@ for row in "agent (as the unit runs it: GNUTLS_NO_IMPLICIT_INIT=1):$A_PID" \
     t1=$(ticks "$p")
     n1=$(cpu_ns "$p")
     printf '  %-56s %s; CPU %d ms (%.1f ms on-CPU)\n' "${row%:*}" "$(mem "$p")" \
-        "$(( ($t1 - ${T0[$p]}) * 1000 / HZ ))" "$(echo "($n1 - ${N0[$p]}) / 1000000" | bc -l)"
+        "$(( ($t1 - ${T0[$p]}) * 1000 / HZ ))" "$(div $((n1 - ${N0[$p]})) 1000000)"
 done
 echo "  go-poller binary: $(stat -c %s "$T/go-poller") bytes; warden binary: $(stat -c %s "$WARDEN") bytes"
 kill -TERM "$B_PID" "$G_PID"
