@@ -6,8 +6,9 @@
  * beside it, each with its own mTLS client (a libcurl handle is used by one thread at a time):
  * the bundle poller, the kill poller and the status reporter. They share the configuration and
  * the state through one mutex each; waits are condition-variable waits that a stop, a reload or
- * a change cuts short, and a request in flight (a held long poll) is abandoned within about a
- * second of SIGTERM through the client's cancel hook.
+ * a change cuts short, and a request in flight (a held long poll) is abandoned as soon as
+ * SIGTERM arrives: the stop pipe becomes readable and the client's wait returns. While idle on
+ * a held poll no thread wakes up (the client sleeps on its socket, not on a one-second tick).
  *
  * It must never apply anything except through the state library (verify -> transition rule ->
  * durable apply), advance a cached ETag except by a successful apply, let a failed poll change
@@ -15,7 +16,9 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +49,7 @@
 #define ROSTER_WALK_MAX 1000     /* rosters fetched in one walk at most */
 #define STATUS_CAP (64u * 1024u) /* answer to POST status: an error body at most */
 #define SLOW_PAD_S 30            /* a request may take this much beyond the long-poll wait */
+#define WD_AGENT_MALLOC_ARENAS 2 /* malloc arenas for the whole process (main + 1 shared) */
 
 typedef struct agent agent;
 
@@ -71,6 +75,7 @@ struct agent {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     volatile int stop;          /* read and written atomically */
+    int stop_pipe[2];           /* a byte is written at stop: cuts every held request short */
 
     pthread_mutex_t state_mu;   /* serialises every call into the state library */
     wd_agent_state *state;
@@ -181,6 +186,7 @@ static wd_code state_config_from(agent *a, const wd_agent_settings *cfg, wd_err 
     a->scfg.honor_kill = cfg->conductor.honor_kill;
     a->scfg.stale_grace = cfg->conductor.grace_s;
     a->scfg.stale_then = cfg->conductor.then;
+    a->scfg.slim = true; /* the daemon never decides with the policy itself */
     return WD_OK;
 }
 
@@ -268,6 +274,7 @@ static wd_code ensure_client(worker *w, const poll_plan *p, long timeout_s, wd_e
             w->fc = NULL;
             return rc;
         }
+        wd_fleet_set_cancel_fd(w->fc, w->a->stop_pipe[0]);
         w->conn_gen = p->conn_gen;
     }
     return wd_fleet_set_timeout(w->fc, timeout_s, e);
@@ -549,6 +556,20 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
          * (a leader that does not hold) waits for the poll interval. */
         *again = p->long_poll && (r.headers[WD_FLEET_HDR_PREFERENCE_APPLIED] != NULL ||
                                   took >= p->interval / 2.0);
+        /* In step with the leader again (after an outage, or a message since withdrawn): the
+         * error this loop recorded is over. A message still served and still refused comes
+         * back as a 200 and is recorded again. */
+        if (w->recorded_error) {
+            pthread_mutex_lock(&a->state_mu);
+            wd_err ie;
+            if (a->state != NULL && wd_agent_state_clear_error(a->state, &ie) == WD_OK) {
+                w->recorded_error = false;
+                local_status(a);
+            }
+            pthread_mutex_unlock(&a->state_mu);
+            if (!w->recorded_error)
+                poke_status(a);
+        }
     } else if (r.status == 200) {
         unsigned char *auth = NULL;
         size_t auth_len = 0;
@@ -597,6 +618,9 @@ static bool poll_once(worker *w, const poll_plan *p, bool *again)
                              is_policy ? bundle_step_name(res.step) : "counter-up", "detail",
                              res.note, "apply_ms", ms, NULL);
                 *again = true;
+                /* an apply parses, verifies and compiles up to a 1 MiB bundle, then frees
+                 * most of it: hand the free pages back rather than hold them while idle */
+                malloc_trim(0);
             } else {
                 wd_agent_log(&a->log, WD_AGENT_LOG_DEBUG, "poll", "loop",
                              wd_agent_loop_name(w->loop), "status", "200", "detail",
@@ -1224,10 +1248,19 @@ int wd_agent_daemon_main(int argc, char **argv)
         return 1;
     }
     a->config_path = config;
+    /* Written once at stop and never read: it stays readable, so every request held on it
+     * (a long poll) ends at once rather than waking every second to look at a flag. */
+    if (pipe2(a->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "warden agent: cannot create a pipe: %s\n", strerror(errno));
+        free(a);
+        return 1;
+    }
     wd_err e;
     wd_code rc = wd_agent_settings_load(config, &a->cfg, &e);
     if (rc != WD_OK) {
         fprintf(stderr, "warden agent: %s\n", e.msg);
+        close(a->stop_pipe[0]);
+        close(a->stop_pipe[1]);
         free(a);
         return wd_code_exit(rc);
     }
@@ -1236,10 +1269,16 @@ int wd_agent_daemon_main(int argc, char **argv)
         if (rc != WD_OK) {
             fprintf(stderr, "warden agent: %s: %s\n", config, e.msg);
             wd_agent_settings_free(&a->cfg);
+            close(a->stop_pipe[0]);
+            close(a->stop_pipe[1]);
             free(a);
             return wd_code_exit(rc);
         }
     }
+    /* Memory while idle: the threads mostly wait on a held poll, so they share one malloc
+     * arena beside the main one instead of one 64 MiB-reserved arena each (glibc's default),
+     * whose partly used pages would otherwise stay resident per thread. Before any thread. */
+    mallopt(M_ARENA_MAX, WD_AGENT_MALLOC_ARENAS);
     wd_agent_log_configure(&a->log, a->cfg.log_level, a->cfg.log_format);
     a->started_at = wd_now();
     pthread_mutex_init(&a->mu, NULL);
@@ -1327,6 +1366,9 @@ int wd_agent_daemon_main(int argc, char **argv)
                 event_free(sig[i]);
     }
     __atomic_store_n(&a->stop, 1, __ATOMIC_SEQ_CST);
+    if (write(a->stop_pipe[1], "x", 1) != 1) {
+        /* the flag alone still stops every request, within a second */
+    }
     pthread_mutex_lock(&a->mu);
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
@@ -1349,6 +1391,8 @@ out:
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cond);
     pthread_mutex_destroy(&a->state_mu);
+    close(a->stop_pipe[0]);
+    close(a->stop_pipe[1]);
     free(a);
     return exit_code;
 }

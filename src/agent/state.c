@@ -623,6 +623,16 @@ static wd_code reload(wd_agent_state *s, int64_t now, wd_err *e)
             snprintf(s->bundle_name, sizeof s->bundle_name, "%s", name);
             if (s->floor < s->bundle->version)
                 s->floor = s->bundle->version;
+            if (s->cfg.slim) {
+                /* verified and compiled above; the version, hashes, scope, audience and
+                 * validity stay for the transition rule and the status */
+                wd_policy_unref(s->policy);
+                s->policy = NULL;
+                json_decref(s->bundle->policy);
+                s->bundle->policy = NULL;
+                free(s->bundle->policy_yaml);
+                s->bundle->policy_yaml = NULL;
+            }
         } else {
             set_failure(s, &le, "active bundle");
         }

@@ -81,6 +81,10 @@ typedef struct wd_agent_config {
     bool honor_kill;           /* conductor.honor_remote_kill_switch */
     int64_t stale_grace;       /* seconds, >= 0 (stale_policy.grace) */
     wd_stale_then stale_then;  /* stale_policy.then */
+    bool slim;                 /* once the active bundle is verified and its policy compiled,
+                                * keep only what the transition rule and the status need: drop
+                                * its policy text, document tree and compiled form (the daemon;
+                                * `warden run` compiles its own) */
 } wd_agent_config;
 
 typedef struct wd_agent_state wd_agent_state;
@@ -111,7 +115,7 @@ void wd_agent_state_free(wd_agent_state *s);
 wd_policy_state wd_agent_state_policy_state(const wd_agent_state *s, int64_t now);
 
 /* A new reference to the compiled active policy (wd_policy_unref it), or NULL when there is
- * none or the state failed to verify. Callers decide with it only when the policy state is
+ * none, the state failed to verify or it was opened slim. Callers decide with it only when the policy state is
  * ENFORCING or STALE. */
 wd_policy *wd_agent_state_policy_ref(const wd_agent_state *s);
 

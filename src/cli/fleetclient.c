@@ -26,11 +26,13 @@
 
 struct wd_fleet_client {
     CURL *h;
+    CURLM *m;                /* drives h: waits sleep until a socket, the deadline or cancel_fd */
     char *base;              /* https://host[:port] */
     unsigned char *key;      /* PEM text of the client key, wiped on close */
     size_t key_len;
     long timeout_s;
     const volatile int *cancel; /* wd_fleet_set_cancel: non-zero stops a request in flight */
+    int cancel_fd;           /* wd_fleet_set_cancel_fd: readable stops a request, or -1 */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -276,6 +278,7 @@ wd_code wd_fleet_open(const wd_fleet_opts *o, wd_fleet_client **out, wd_err *e)
     if (c == NULL)
         return wd_err_set(e, WD_E_NOMEM, "out of memory");
     c->timeout_s = t;
+    c->cancel_fd = -1;
     wd_code rc = wd_fleet_parse_url(o->leader_url, &c->base, e);
     if (rc == WD_OK)
         rc = read_key(o->key_path, &c->key, &c->key_len, e);
@@ -287,8 +290,11 @@ wd_code wd_fleet_open(const wd_fleet_opts *o, wd_fleet_client **out, wd_err *e)
         rc = wd_err_set(e, WD_E_INTERNAL, "cannot initialise libcurl");
     else if (rc == WD_OK) {
         c->h = curl_easy_init();
+        c->m = c->h != NULL ? curl_multi_init() : NULL;
         if (c->h == NULL) {
             curl_global_cleanup();
+            rc = wd_err_set(e, WD_E_NOMEM, "cannot create a libcurl handle");
+        } else if (c->m == NULL) {
             rc = wd_err_set(e, WD_E_NOMEM, "cannot create a libcurl handle");
         }
     }
@@ -337,6 +343,68 @@ wd_code wd_fleet_set_cancel(wd_fleet_client *c, const volatile int *flag, wd_err
     return WD_OK;
 }
 
+void wd_fleet_set_cancel_fd(wd_fleet_client *c, int fd)
+{
+    c->cancel_fd = fd;
+}
+
+static bool cancelled(const wd_fleet_client *c)
+{
+    return c->cancel != NULL && __atomic_load_n(c->cancel, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* curl_easy_perform without its once-a-second wake-ups: the handle is driven through the
+ * client's multi handle, whose wait sleeps until a socket is ready, libcurl's next deadline
+ * (the request's timeout) or cancel_fd becomes readable. With only the cancel flag (no
+ * descriptor) it looks at the flag at least once a second, as libcurl's progress hook did.
+ * Returns the transfer's result; the handle is removed from the multi handle on every path
+ * (its connection stays cached there for the next request). */
+static CURLcode perform(wd_fleet_client *c)
+{
+    if (curl_multi_add_handle(c->m, c->h) != CURLM_OK)
+        return CURLE_OUT_OF_MEMORY;
+    CURLcode res = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(c->m, &running) != CURLM_OK) {
+            res = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        bool done = false;
+        int left = 0;
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(c->m, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->h) {
+                res = msg->data.result;
+                done = true;
+            }
+        }
+        if (done)
+            break;
+        if (cancelled(c)) {
+            res = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        long ms = -1;
+        if (curl_multi_timeout(c->m, &ms) != CURLM_OK || ms < 0 || ms > 60000)
+            ms = 60000; /* libcurl has no deadline of its own before then: sleep on the sockets */
+        if (c->cancel != NULL && c->cancel_fd < 0 && ms > 1000)
+            ms = 1000;
+        struct curl_waitfd wfd = {.fd = c->cancel_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
+        if (curl_multi_poll(c->m, c->cancel_fd >= 0 ? &wfd : NULL, c->cancel_fd >= 0 ? 1u : 0u,
+                            (int)ms, NULL) != CURLM_OK) {
+            res = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        if (wfd.revents != 0) {
+            res = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+    }
+    curl_multi_remove_handle(c->m, c->h);
+    return res;
+}
+
 const char *wd_fleet_base_url(const wd_fleet_client *c)
 {
     return c->base;
@@ -346,6 +414,8 @@ void wd_fleet_close(wd_fleet_client *c)
 {
     if (c == NULL)
         return;
+    if (c->m != NULL)
+        curl_multi_cleanup(c->m); /* h is never left added: this closes the kept connection */
     if (c->h != NULL) {
         curl_easy_cleanup(c->h);
         curl_global_cleanup();
@@ -607,7 +677,7 @@ wd_code wd_fleet_request(wd_fleet_client *c, const char *method, const char *pat
         rc = wd_err_set(e, WD_E_INTERNAL, "cannot set up the request: %s", curl_easy_strerror(cc));
         goto out;
     }
-    cc = curl_easy_perform(h);
+    cc = perform(c);
     /* Nothing of this request may outlive it in the reused handle. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);

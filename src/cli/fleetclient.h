@@ -75,10 +75,17 @@ wd_code wd_fleet_open(const wd_fleet_opts *o, wd_fleet_client **out, wd_err *e);
 wd_code wd_fleet_set_timeout(wd_fleet_client *c, long seconds, wd_err *e);
 
 /* Let a long-running request be abandoned: while *flag (read atomically) is non-zero, a request
- * in flight stops within about a second and fails with WD_E_IO ("... cancelled"). Used by the
- * agent so that SIGTERM does not wait for a held long poll. flag must outlive the client;
- * NULL removes the hook. WD_E_INTERNAL when libcurl refuses the setting. */
+ * in flight stops within about a second (at once when a cancel descriptor is set too, below)
+ * and fails with WD_E_IO ("... cancelled"). Used by the agent so that SIGTERM does not wait for
+ * a held long poll. flag must outlive the client; NULL removes the hook. WD_E_INTERNAL when
+ * libcurl refuses the setting. */
 wd_code wd_fleet_set_cancel(wd_fleet_client *c, const volatile int *flag, wd_err *e);
+
+/* A descriptor that cancels at once: when fd becomes readable, a request in flight (or its
+ * wait) stops and fails as a cancel does. The caller owns fd and keeps it open while the client
+ * is used; -1 removes it. With it, a held request sleeps until the leader answers, the timeout
+ * or fd — no periodic wake-ups. Never fails. */
+void wd_fleet_set_cancel_fd(wd_fleet_client *c, int fd);
 
 /* Send one request: method ("GET", "PUT", "POST", ...), path (starting with "/", no spaces or
  * control characters) appended to the leader URL, an optional body (may be NULL with len 0;

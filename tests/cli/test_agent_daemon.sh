@@ -5,7 +5,9 @@
 # (`active` points to it, `warden agent status` says enforcing, the leader sees the report), v2
 # applied within the long poll, a kill (threshold 2) and the inactive one that lifts it, the
 # leader stopped (the host keeps enforcing and backs off) and back (recovery), /metrics, a
-# metrics port in use, SIGHUP (an invalid file, restart-only fields, a live change), SIGTERM;
+# metrics port in use, SIGHUP (an invalid file, restart-only fields, a live change; with a
+# flight_recorder block: the signing key or the other recorder fields named precisely, an
+# instance_id kept, an invalid file that changes nothing, a live change beside a refused one), SIGTERM;
 # and the start-up refusals (no fingerprint, leader URL forms, unknown keys, another instance).
 . "$WD_SRCDIR/tests/cli/lib.sh"
 . "$WD_SRCDIR/tests/cli/agent_fixtures.sh"
@@ -101,6 +103,8 @@ if wait_log "$T/agent.log" "backoff loop=policy seconds=[0-9]+ failures=2" 60; t
 else notok "18 leader gone: polls fail and back off" "$(tail -20 "$T/agent.log")"; fi
 check "19 ... the failures are logged with their code" grep -q "poll-failed loop=policy .*code=io-error" "$T/agent.log"
 expect "20 ... the host keeps enforcing bundle 2" 0 "policy state: enforcing" -- "$W" agent status --state-dir "$SD"
+expect "20b ... the status reports the failure as last_error" 0 '"last_error":{"code":"io-error",' -- \
+    "$W" agent status --state-dir "$SD" --json
 check "21 ... active unchanged" test "$(readlink "$SD/active")" = "$(readlink "$T/active.before")"
 start_leader "$PORT" 2 || notok "the leader restarts on its port" "$(tail -5 "$T/leader.log")"
 mkb 3 "$T/b3.json" "$T/b2.json"
@@ -108,6 +112,7 @@ mkb 3 "$T/b3.json" "$T/b2.json"
 # the backoff is at most 2 s x 2^n with full jitter; allow for a few rounds
 if wait_log "$T/agent.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 3"' 120; then ok "22 leader back: the agent recovers and applies v3"
 else notok "22 leader back: the agent recovers and applies v3" "$(tail -20 "$T/agent.log")"; fi
+expect "22b ... and the last error is cleared" 0 '"last_error":null' -- "$W" agent status --state-dir "$SD" --json
 
 # ---- SIGHUP ----
 cp "$T/agent.yaml" "$T/agent.good"
@@ -152,6 +157,66 @@ if wait_log "$T/agent2.log" 'applied loop=policy transition=[a-z-]+ detail="vers
 else notok "32 ... and the agent keeps polling and applying" "$(tail -5 "$T/agent2.log")"; fi
 stop_agent
 check "33 ... and stops with exit 0" test $? -eq 0
+
+# ---- SIGHUP with a flight recorder block: which restart-only field, said precisely ----
+"$W" key gen "$W_DIR/rec1" >/dev/null
+"$W" key gen "$W_DIR/rec2" >/dev/null
+mkdir -m 700 "$T/rec"
+REC1="flight_recorder: {dir: $T/rec, signing_key: $W_DIR/rec1, checkpoint_every: 100}"
+agent_conf "$T/agent3.base" "$URL" "$SD" "$REC1"
+cp "$T/agent3.base" "$T/agent3.yaml"
+start_agent "$T/agent3.yaml" "$T/agent3.log"
+wait_log "$T/agent3.log" "status-sent" 30
+hup() { # hup NEW_FILE: install it, SIGHUP, wait for the reload's outcome; $T/hup.out: its lines
+    local n0
+    n0=$(wc -l <"$T/agent3.log")
+    cp "$1" "$T/agent3.yaml"
+    kill -HUP "$AGENT_PID"
+    for _ in $(seq 1 300); do
+        tail -n +$((n0 + 1)) "$T/agent3.log" | grep -qE "reloaded|reload-failed" && break
+        sleep 0.1
+    done
+    tail -n +$((n0 + 1)) "$T/agent3.log" >"$T/hup.out"
+}
+says() { grep -qF -- "$1" "$T/hup.out"; }
+sed "s|signing_key: $W_DIR/rec1|signing_key: $W_DIR/rec2|" "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "42 SIGHUP, another recorder signing key: a restart-only warning" says "reload-restart-only"
+check "42b ... naming the recorder's signing key" says "flight_recorder.signing_key (the recorder's signing key)"
+check "42c ... and not the other recorder fields" bash -c '! grep -qF "other recorder fields" "$1"' _ "$T/hup.out"
+check "42d ... the rest is applied (reloaded)" says "reloaded"
+sed "s|checkpoint_every: 100|checkpoint_every: 200, record_args: true|" "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "43 SIGHUP, other recorder fields: the warning names them" says "flight_recorder (other recorder fields)"
+check "43b ... and not the signing key" bash -c '! grep -qF "signing key" "$1"' _ "$T/hup.out"
+sed "/^flight_recorder:/d" "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "44 SIGHUP without the recorder block: the block is kept, both named" bash -c \
+    'grep -qF "flight_recorder.signing_key (the recorder" "$1" && grep -qF "flight_recorder (other recorder fields)" "$1"' _ "$T/hup.out"
+sed "s/^instance_id: web-7/instance_id: web-8/" "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "45 SIGHUP, another instance_id: named in the warning" grep -qE "reload-restart-only detail=\"?instance_id" "$T/hup.out"
+check "45b ... and the running instance stays web-7" says "reloaded detail=\"warden agent: instance web-7,"
+expect "45c ... which the status still reports" 0 "instance: web-7" -- "$W" agent status --state-dir "$SD"
+# an invalid file that would also switch the log to JSON: nothing of it is applied
+sed -e "/trust_roster_root_fingerprint/d" -e "s/format: text/format: json/" "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "46 SIGHUP, an invalid file (no fingerprint): reload-failed with the reason" says \
+    "conductor.trust_roster_root_fingerprint: required when the conductor is enabled"
+check "46b ... nothing was reloaded" bash -c '! grep -q "reloaded" "$1"' _ "$T/hup.out"
+sed "s|signing_key: $W_DIR/rec1|signing_key: $W_DIR/rec2|; s/poll_interval: 2s/poll_interval: 3s/" \
+    "$T/agent3.base" >"$T/c3.yaml"
+hup "$T/c3.yaml"
+check "46c ... the log format stayed text (the next reload logs text)" says "reloaded detail="
+check "47 a live change beside a restart-only one applies (long poll 3s)" says "long poll 3s"
+check "47b ... and the restart-only one is still refused" says "flight_recorder.signing_key (the recorder's signing key)"
+mkb 7 "$T/b7.json" "$T/b6.json"
+"$W" publish bundle "$T/b7.json" "${ADM[@]}" >/dev/null
+if wait_log "$T/agent3.log" 'applied loop=policy transition=[a-z-]+ detail="version [0-9]+ -> 7"' 60 &&
+    [[ "$(readlink "$SD/active")" == bundles/7-* ]]; then ok "48 after the reloads the agent applies v7 into its state_dir"
+else notok "48 after the reloads the agent applies v7 into its state_dir" "$(tail -5 "$T/agent3.log")"; fi
+stop_agent
+check "49 ... and stops with exit 0" test $? -eq 0
 
 # ---- start-up refusals: exit 2, one line naming the key ----
 base() { agent_conf "$1" "$URL" "$T/never"; }

@@ -4,7 +4,9 @@
 # ephemeral port) with signed fixtures made here by the warden CLI. For every fault: the exact
 # code in the agent's log, the state directory's policy files byte for byte unchanged, and the
 # NEXT request carrying the old ETag (the fake records If-None-Match). Then the outcomes that do
-# change the state: a skipped version (accepted and logged), an authorized rollback.
+# change the state: a skipped version (accepted and logged), an authorized rollback. A rejected
+# poll is the last error of `warden agent status --json`; a bundle past its expiry and grace
+# puts a fresh host in deny-all, and a real `warden run` is refused there.
 . "$WD_SRCDIR/tests/cli/lib.sh"
 . "$WD_SRCDIR/tests/cli/agent_fixtures.sh"
 PIDS=()
@@ -217,6 +219,19 @@ fault "20 another fleet" wrong-scope policy "$(serve otherfleet)"
 fault "21 another environment" wrong-scope policy "$(serve otherenv)"
 fault "22 another audience" wrong-audience policy "$(serve otheraud)"
 fault "23 a fork (version 2, other bytes)" fork policy "$(serve fork)"
+# a rejected poll is the last error in the status (for `warden agent status` and the leader)
+# while the leader keeps serving it; a 304 afterwards (nothing newer to fetch) clears it
+status_has() { # status_has TEXT [--json]: wait (60 s at most) until agent status shows TEXT
+    for _ in $(seq 1 600); do
+        "$W" agent status --state-dir "$SD" ${2:-} 2>/dev/null | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+script "$(serve fork),$(serve fork),$(serve fork)" ""
+check "23b ... warden agent status --json shows it as last_error" status_has '"last_error":{"code":"fork",' --json
+check "23c ... and the text form names it" status_has "last error: fork"
+check "23d ... a 304 once the leader stops serving it clears it" status_has '"last_error":null' --json
 fault "24 a stale version (1 after 2)" stale policy "$(serve b1)"
 fault "25 a rollback without its authorization" stale policy \
     "$(serve b1 '"headers":{"warden-rollback-authorization":"r-9"}')"
@@ -247,6 +262,8 @@ script "$(serve b4)" ""
 if wait_log "$T/agent.log" 'applied loop=policy transition=versions-skipped detail="version 2 -> 4' 60; then ok "34 a skipped version is accepted and logged"
 else notok "34 a skipped version is accepted and logged" "$(grep 'loop=policy' "$T/agent.log" | tail -3)"; fi
 check "35 ... active is bundle 4" bash -c '[[ "$(readlink "$1/active")" == bundles/4-* ]]' _ "$SD"
+expect "35b ... and the success cleared the last error" 0 '"last_error":null' -- \
+    "$W" agent status --state-dir "$SD" --json
 script "$(serve b2 '"headers":{"warden-rollback-authorization":"r-1"}')" "" \
     '"/api/v1/conductor/rollback-authorizations/r-1":{"status":200,"file":"'"$F"'/rb.json"}'
 if wait_log "$T/agent.log" 'applied loop=policy transition=rollback detail="rollback from version 4 to 2 authorized by r-1"' 60; then ok "36 a rollback with its authorization is applied"
@@ -267,4 +284,36 @@ else notok "40 every request presented the follower certificate (or resumed a se
 
 stop_agent
 check "41 SIGTERM: exit 0" test $? -eq 0
+
+# ---- stale past its grace: deny-all, and a real `warden run` is refused ----
+# A fresh host whose only bundle expires 40 s after it is made (time enough to fetch the roster
+# chain and apply it), with a grace of 1 s and then deny-all.
+SD2=$T/state2
+agent_conf "$T/agent2.yaml" "https://127.0.0.1:$FPORT" "$SD2"
+sed -i -e 's/poll_interval: 2s/poll_interval: 1s/' \
+    -e 's/^  long_poll: true/  long_poll: true\n  stale_policy: {grace: 1s, then: deny-all}/' "$T/agent2.yaml"
+mkb 1 "$F/short.json" --expires-in 40s
+EXP=$(date -u -d "$("$W" bundle inspect --json "$F/short.json" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["payload"]["expires_at"])')" +%s)
+script "$(serve short)" ""
+start_agent "$T/agent2.yaml" "$T/agent2.log"
+if wait_log "$T/agent2.log" 'applied loop=policy' 60; then ok "42 a bundle that expires in 40 s is applied"
+else notok "42 a bundle that expires in 40 s is applied" "$(tail -5 "$T/agent2.log")"; fi
+# wait until its expiry and the grace are over (the clock, not a sleep of guessed length)
+while [ "$(date -u +%s)" -le $((EXP + 1)) ]; do sleep 1; done
+for _ in $(seq 1 300); do
+    "$W" agent status --state-dir "$SD2" 2>/dev/null | grep -q "^policy state: deny-all$" && break
+    sleep 0.1
+done
+expect "43 expired and past its grace: policy state deny-all" 0 "policy state: deny-all" -- \
+    "$W" agent status --state-dir "$SD2"
+check "43b ... the active bundle is still the one applied" cmp -s "$SD2/active/bundle.json" "$F/short.json"
+rm -f "$T/marker"
+expect "44 a real warden run is refused under it: exit 3" 3 "stale policy (deny-all)" -- \
+    "$W" run --state-dir "$SD2" -- sh -c "touch '$T/marker'"
+check "44b ... and the server never ran" test ! -e "$T/marker"
+expect "44c ... warden agent status --json says deny-all" 0 '"policy_state":"deny-all"' -- \
+    "$W" agent status --state-dir "$SD2" --json
+stop_agent
+check "45 SIGTERM: exit 0" test $? -eq 0
 done_testing

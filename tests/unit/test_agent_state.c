@@ -300,6 +300,63 @@ static void test_apply_and_reopen(void **state)
     wd_agent_state_free(s);
 }
 
+/* Opened slim (the daemon): the active bundle is verified and compiled as always, then only
+ * what the transition rule and the status need is kept; the transition rule, a fork, a
+ * forward step and a tampered policy on disk behave exactly as without it. */
+static void test_slim(void **state)
+{
+    fx *x = *state;
+    x->cfg.slim = true;
+    char *b1;
+    size_t l1;
+    wd_agent_state *s = with_bundle(x, &b1, &l1);
+    assert_int_equal(wd_agent_state_policy_state(s, T0), WD_PSTATE_ENFORCING);
+    const wd_bundle *b = wd_agent_state_bundle(s);
+    assert_non_null(b);
+    assert_int_equal(b->version, 1);
+    assert_null(b->policy_yaml);
+    assert_null(b->policy);
+    assert_null(wd_agent_state_policy_ref(s));
+    char h1[WD_DIGEST_STRLEN + 1];
+    snprintf(h1, sizeof h1, "%s", b->hash);
+    wd_apply_result res;
+    wd_err e;
+    assert_int_equal(wd_agent_apply_bundle(s, (unsigned char *)b1, l1, NULL, 0, T0, &res, &e),
+                     WD_OK);
+    assert_false(res.changed);
+    size_t lf;
+    char *fork = bundle_env(1, "", POLICY2, T0 + DAY, &lf);
+    assert_int_equal(wd_agent_apply_bundle(s, (unsigned char *)fork, lf, NULL, 0, T0, &res, &e),
+                     WD_E_FORK);
+    size_t l2;
+    char *b2 = bundle_env(2, h1, POLICY2, T0 + DAY, &l2);
+    assert_int_equal(wd_agent_apply_bundle(s, (unsigned char *)b2, l2, NULL, 0, T0, &res, &e),
+                     WD_OK);
+    assert_int_equal(res.step, WD_BUNDLE_FORWARD);
+    assert_int_equal(wd_agent_state_bundle(s)->version, 2);
+    assert_null(wd_agent_state_bundle(s)->policy_yaml);
+    wd_agent_state_free(s);
+    /* the runner still reads and compiles the policy itself */
+    wd_agent_view v;
+    assert_int_equal(wd_agent_view_load(x->dir, T0, &v, &e), WD_OK);
+    assert_int_equal(v.state, WD_PSTATE_ENFORCING);
+    assert_non_null(v.policy);
+    wd_agent_view_clear(&v);
+    /* a policy.yaml that is not the bundle's still fails closed when opened slim */
+    char path[128];
+    snprintf(path, sizeof path, "%s/active/policy.yaml", x->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(POLICY, f);
+    fclose(f);
+    s = open_ok(x, T0);
+    assert_int_equal(wd_agent_state_policy_state(s, T0), WD_PSTATE_DENY_ALL);
+    wd_agent_state_free(s);
+    free(fork);
+    free(b2);
+    free(b1);
+}
+
 static void test_tampered_fails_closed(void **state)
 {
     fx *x = *state;
@@ -512,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_no_roster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_honored_and_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster_chain, setup, teardown),

@@ -1,7 +1,7 @@
 /* test_fleetclient.c — focus: the leader client (src/cli/fleetclient.c): URL rules, the client
  * key file rule, argument checks, and, against the scripted fake leader (Node, mTLS, on
  * 127.0.0.1), connection reuse, sent and captured headers, the response cap at the limit and
- * one past it, timeouts and exact request bodies. argv[1] is the node binary. */
+ * one past it, timeouts, cancelling a held request and exact request bodies. argv[1] is the node binary. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -487,6 +487,40 @@ static void t11_timeout(void **state)
     wd_fleet_close(c);
 }
 
+/* A request held by the leader is cut short by a readable cancel descriptor (at once: the
+ * timeout is 60 s, so a descriptor ignored would end in the timeout's message instead), and by
+ * the cancel flag alone; afterwards the same client works again. */
+static void t13_cancel(void **state)
+{
+    (void)state;
+    script("{\"hang\":true}");
+    wd_fleet_client *c = open_client();
+    wd_err e;
+    wd_err_clear(&e);
+    assert_int_equal(wd_fleet_set_timeout(c, 60, &e), WD_OK);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    wd_fleet_set_cancel_fd(c, p[0]);
+    wd_fleet_response r;
+    assert_int_equal(wd_fleet_request(c, "GET", "/wait", NULL, 0, NULL, 10, &r, &e), WD_E_IO);
+    assert_non_null(strstr(e.msg, "cancelled"));
+    assert_null(r.body);
+    wd_fleet_set_cancel_fd(c, -1);
+    static volatile int flag = 1;
+    assert_int_equal(wd_fleet_set_cancel(c, &flag, &e), WD_OK);
+    assert_int_equal(wd_fleet_request(c, "GET", "/wait", NULL, 0, NULL, 10, &r, &e), WD_E_IO);
+    assert_non_null(strstr(e.msg, "cancelled"));
+    assert_int_equal(wd_fleet_set_cancel(c, NULL, &e), WD_OK);
+    script("{\"status\":304,\"body\":\"\"}");
+    assert_int_equal(wd_fleet_request(c, "GET", "/again", NULL, 0, NULL, 10, &r, &e), WD_OK);
+    assert_int_equal(r.status, 304);
+    wd_fleet_response_free(&r);
+    wd_fleet_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void t12_error_body(void **state)
 {
     (void)state;
@@ -535,6 +569,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(t10_header_value_at_and_past_the_limit),
         cmocka_unit_test(t11_timeout),
         cmocka_unit_test(t12_error_body),
+        cmocka_unit_test(t13_cancel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

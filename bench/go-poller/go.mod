@@ -1,0 +1,3 @@
+module warden.bench/go-poller
+
+go 1.19
