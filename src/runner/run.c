@@ -433,6 +433,8 @@ static void notify_changed(run_ctx *x)
 /* Is the (running or to be restarted) server still allowed by the gate? */
 static void recheck_server(run_ctx *x)
 {
+    if (!x->attached && x->pid == 0)
+        return; /* between restarts: the restart's own check decides */
     wd_decision d;
     wd_err e;
     wd_err_clear(&e);
@@ -530,7 +532,7 @@ static void reload_state(run_ctx *x)
     }
     char why[WD_ERR_MSG_MAX + 128];
     wd_code sc;
-    if (!state_allows(dir, x->rc, why, sizeof why, &sc))
+    if ((x->attached || x->pid > 0) && !state_allows(dir, x->rc, why, sizeof why, &sc))
         policy_stop(x, why);
 }
 
