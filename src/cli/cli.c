@@ -137,56 +137,10 @@ wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e)
 
 void cli_tool_args_free(cli_tool_args *a)
 {
-    for (size_t i = 0; a->dumps != NULL && i < a->n; i++)
-        free(a->dumps[i]);
-    free(a->dumps);
-    free(a->args);
-    a->args = NULL;
-    a->dumps = NULL;
-    a->n = 0;
+    wd_tool_args_free(a);
 }
 
 wd_code cli_tool_args_from(const json_t *obj, const char *what, cli_tool_args *out, wd_err *e)
 {
-    out->args = NULL;
-    out->dumps = NULL;
-    out->n = 0;
-    if (!json_is_object(obj))
-        return wd_err_set(e, WD_E_MALFORMED, "%s: expected a JSON object", what);
-    size_t n = json_object_size(obj);
-    out->args = calloc(n + 1, sizeof *out->args);
-    out->dumps = calloc(n + 1, sizeof *out->dumps);
-    if (out->args == NULL || out->dumps == NULL) {
-        cli_tool_args_free(out);
-        return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", what);
-    }
-    const char *k;
-    json_t *v;
-    size_t total = 0;
-    json_object_foreach((json_t *)obj, k, v) {
-        wd_tool_arg *a = &out->args[out->n];
-        a->key = k;
-        if (json_is_string(v)) {
-            a->value = json_string_value(v);
-            a->value_len = json_string_length(v);
-        } else {
-            size_t len = 0;
-            char *d = wd_json_dump(v, &len);
-            if (d == NULL) {
-                cli_tool_args_free(out);
-                return wd_err_set(e, WD_E_NOMEM, "%s: out of memory", what);
-            }
-            out->dumps[out->n] = d;
-            a->value = d;
-            a->value_len = len;
-        }
-        out->n++;
-        total += strlen(k) + a->value_len;
-        if (total > WD_MAX_TOOL_ARGS) {
-            cli_tool_args_free(out);
-            return wd_err_set(e, WD_E_OVERSIZED, "%s: more than %u bytes of arguments", what,
-                              (unsigned)WD_MAX_TOOL_ARGS);
-        }
-    }
-    return WD_OK;
+    return wd_tool_args_from(obj, what, WD_MAX_TOOL_ARGS, out, e);
 }

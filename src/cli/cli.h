@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "gate/tool_args.h"
 #include "warden/error.h"
 #include "warden/gate.h"
 #include "warden/policy.h"
@@ -51,19 +52,16 @@ wd_code cli_load_policy(const char *path, wd_policy **out, wd_err *e);
  * wd_gate_unregister; on error nothing stays registered or allocated and e says why. */
 wd_code cli_register_policy_gate(wd_policy *p, wd_gate_id *id, wd_err *e);
 
-/* The arguments of a tool call built from a JSON object: a string value is passed as its text,
- * any other value as its compact JSON. args[i].key and string values point into the object,
- * which must outlive the result; dumps are owned here. */
-typedef struct cli_tool_args {
-    wd_tool_arg *args;
-    char **dumps;
-    size_t n;
-} cli_tool_args;
+/* The arguments of a tool call built from a JSON object: the library's wd_tool_args
+ * (gate/tool_args.h), shared with the proxy of warden run. A string value is passed as its text,
+ * any other value as its compact JSON; keys and string values point into the object, which must
+ * outlive the result. */
+typedef wd_tool_args cli_tool_args;
 
-/* Fill *out from obj (a JSON object; anything else is WD_E_MALFORMED "<what>: expected a JSON
- * object"). Keys and value texts longer than WD_MAX_TOOL_ARGS bytes in all are WD_E_OVERSIZED
- * ("<what>: more than 65536 bytes of arguments"). On
- * error *out is empty and nothing is left allocated; on success free it with cli_tool_args_free. */
+/* wd_tool_args_from with the WD_MAX_TOOL_ARGS cap: obj not an object is WD_E_MALFORMED
+ * ("<what>: expected a JSON object"), more is WD_E_OVERSIZED ("<what>: more than 65536 bytes of
+ * arguments"). On error *out is empty and nothing is left allocated; on success free it with
+ * cli_tool_args_free. */
 wd_code cli_tool_args_from(const json_t *obj, const char *what, cli_tool_args *out, wd_err *e);
 void cli_tool_args_free(cli_tool_args *a);
 

@@ -20,7 +20,12 @@
 #define WD_RPC_POLICY_DENIED 403    /* a tool call the policy denies */
 #define WD_RPC_PARSE_ERROR (-32700) /* a client line that is not JSON */
 #define WD_RPC_INVALID_REQUEST (-32600) /* over the cap, NUL, not a JSON-RPC 2.0 message */
+#define WD_RPC_INVALID_PARAMS (-32602)  /* a tools/call without a readable name or arguments */
 #define WD_RPC_INTERNAL_ERROR (-32603)  /* the server went away with the call pending */
+
+/* Most client requests waiting for the server's answer at once; one more is answered with
+ * WD_RPC_INTERNAL_ERROR instead of being forwarded (the proxy must see every answer). */
+#define WD_PROXY_MAX_PENDING 65536u
 
 /* What the embedding runner lends the proxy. Every member may be NULL. */
 typedef struct wd_proxy_hooks {
@@ -74,5 +79,10 @@ wd_code wd_proxy_policy_changed(wd_proxy *p, wd_proxy_out *out, wd_err *e);
 /* The server is gone: an error line (WD_RPC_INTERNAL_ERROR) for every client request still
  * waiting for an answer, joined with newlines into out->to_client (NULL when none). */
 wd_code wd_proxy_server_gone(wd_proxy *p, wd_proxy_out *out, wd_err *e);
+
+/* The protocol version of this session: the one the server's initialize result named (2025-11-25
+ * and earlier), else the last one a request declared in params._meta (2026-07-28 and later);
+ * NULL when none is known yet. Valid until the next call on p. */
+const char *wd_proxy_protocol_version(const wd_proxy *p);
 
 #endif
