@@ -10,12 +10,32 @@
 W=$WARDEN
 SRV="$WD_SRCDIR/tests/cli/runner_server.py"
 CLIENT="$WD_SRCDIR/tests/cli/runner_client.py"
+# the system's python3 when there is one (a version-manager shim may take seconds to start)
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+# held NAME EXIT PATTERN -- CMD...: expect, with a stdin that stays open (a client that does
+# not go away), so that warden's decisions are not those of a closed client.
+held() {
+    local name=$1 want=$2 pat=$3; shift 3
+    [ "${1:-}" = "--" ] && shift
+    rm -f "$T/fifo"; mkfifo "$T/fifo"
+    exec 7<>"$T/fifo"
+    "$@" >"$T/out" 2>"$T/err" <&7
+    local rc=$?
+    exec 7>&-
+    if [ "$rc" -eq "$want" ] && { [ -z "$pat" ] || grep -qF -- "$pat" "$T/err" "$T/out"; }; then
+        ok "$name"
+    else
+        notok "$name" "command: $*" "exit $rc (wanted $want), wanted text: $pat" \
+            "stderr: $(head -c 600 "$T/err")" "stdout: $(head -c 300 "$T/out")"
+    fi
+}
 
 # scenario NAME SCENARIO [K=V...] -- ARGS...: run one scripted client scenario against warden.
 scenario() {
     local name=$1; shift
     local out
-    out=$(python3 "$CLIENT" "$@" 2>&1)
+    out=$("$PY" "$CLIENT" "$@" 2>&1)
     local rc=$?
     if [ $rc -eq 0 ]; then ok "$name"; printf '%s\n' "$out" | grep '^#' || true
     else notok "$name" "$out"; fi
@@ -46,7 +66,7 @@ EOF
 }
 policy "$T/p.yaml"
 export FAKE_LOG="$T/log"
-run_args=(run --policy "$T/p.yaml" --name fake -- python3 "$SRV")
+run_args=(run --policy "$T/p.yaml" --name fake -- "$PY" "$SRV")
 
 # ---- flags ----
 expect "01 --help documents every flag" 0 "usage: warden run" -- "$W" run --help
@@ -67,9 +87,9 @@ scenario "11 a client that closes mid-message: the part is dropped, the server's
 rm -f "$T/log"
 FAKE_EOF_EXIT=4 scenario "12 then warden exits with the server's status" partial log="$T/log" want=4 -- "$W" "${run_args[@]}"
 scenario "13 a server flooding 64 MiB while the client does not read: memory stays bounded" server-flood bytes=67108864 max_kib=65536 -- "$W" "${run_args[@]}"
-scenario "14 a client flooding a server that never reads: the client is held back" client-flood bytes=268435456 max_kib=65536 -- "$W" run --policy "$T/p.yaml" --name fake -- python3 "$SRV" sink
+scenario "14 a client flooding a server that never reads: the client is held back" client-flood bytes=268435456 max_kib=65536 -- "$W" run --policy "$T/p.yaml" --name fake -- "$PY" "$SRV" sink
 rm -f "$T/log"
-scenario "15 --max-message 1000: a line of 1000 bytes passes, 1001 is refused (-32600)" over-cap cap=1000 log="$T/log" -- "$W" run --policy "$T/p.yaml" --name fake --max-message 1000 -- python3 "$SRV"
+scenario "15 --max-message 1000: a line of 1000 bytes passes, 1001 is refused (-32600)" over-cap cap=1000 log="$T/log" -- "$W" run --policy "$T/p.yaml" --name fake --max-message 1000 -- "$PY" "$SRV"
 rm -f "$T/log"
 scenario "16 the default cap: 4 MiB passes, 4 MiB + 1 is refused" over-cap cap=4194304 log="$T/log" -- "$W" "${run_args[@]}"
 
@@ -99,20 +119,20 @@ servers:
       reason: "no fake servers today"
       match: {name: ["fake*"]}
 EOF
-scenario "20 live policy: invalid (old stays), a tool denied (list_changed), the server denied (policy_stopped, 3)" live policy="$T/live.yaml" invalid="$T/invalid.yaml" noecho="$T/noecho.yaml" noserver="$T/noserver.yaml" -- "$W" run --policy "$T/live.yaml" --name fake -- python3 "$SRV"
+scenario "20 live policy: invalid (old stays), a tool denied (list_changed), the server denied (policy_stopped, 3)" live policy="$T/live.yaml" invalid="$T/invalid.yaml" noecho="$T/noecho.yaml" noserver="$T/noserver.yaml" -- "$W" run --policy "$T/live.yaml" --name fake -- "$PY" "$SRV"
 
 # ---- restarts ----
 rm -f "$T/count"
-expect "21 --restart on-failure:2: two restarts, then the server's status" 1 "after 2 restarts; giving up" -- "$W" run --policy "$T/p.yaml" --name fake --restart on-failure:2 -- python3 "$SRV" crash-start "$T/count"
+held "21 --restart on-failure:2: two restarts, then the server's status" 1 "after 2 restarts; giving up" -- "$W" run --policy "$T/p.yaml" --name fake --restart on-failure:2 -- "$PY" "$SRV" crash-start "$T/count"
 check "22 the server started three times" test "$(wc -l <"$T/count")" -eq 3
 check "23 each restart was announced with its delay" test "$(grep -c 'warden: the server failed (status 1); restart' "$T/err")" -eq 2
 rm -f "$T/count"
-expect "24 --restart no (the default): no restart" 1 "" -- "$W" run --policy "$T/p.yaml" --name fake -- python3 "$SRV" crash-start "$T/count"
+held "24 --restart no (the default): no restart" 1 "" -- "$W" run --policy "$T/p.yaml" --name fake -- "$PY" "$SRV" crash-start "$T/count"
 check "25 it started once" test "$(wc -l <"$T/count")" -eq 1
 cp "$T/p.yaml" "$T/live2.yaml"
-expect "26 a restart the policy now denies: policy_stopped, exit 3" 3 "warden: policy_stopped: server restart blocked by policy: no fake servers today (rule no-fake)" -- "$W" run --policy "$T/live2.yaml" --name fake --restart on-failure -- python3 "$SRV" replace-crash "$T/noserver.yaml" "$T/live2.yaml"
+held "26 a restart the policy now denies: policy_stopped, exit 3" 3 "warden: policy_stopped: server restart blocked by policy: no fake servers today (rule no-fake)" -- "$W" run --policy "$T/live2.yaml" --name fake --restart on-failure -- "$PY" "$SRV" replace-crash "$T/noserver.yaml" "$T/live2.yaml"
 check "27 and it was not started again" sh -c "! grep -q 'restart 2' '$T/err'"
-expect "28 a server that exits 0 is not restarted" 0 "" -- sh -c "printf '' | '$W' run --policy '$T/p.yaml' --name fake --restart on-failure -- python3 '$SRV'"
+expect "28 a server that exits 0 is not restarted" 0 "" -- sh -c "printf '' | '$W' run --policy '$T/p.yaml' --name fake --restart on-failure -- '$PY' '$SRV'"
 check "29 no restart was announced" sh -c "! grep -q restart '$T/err'"
 
 done_testing
