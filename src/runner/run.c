@@ -753,7 +753,10 @@ static int loop(run_ctx *x)
             char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
             while (read(x->ifd, evbuf, sizeof evbuf) > 0)
                 ;
-            x->reload_at = now_ms() + RELOAD_DEBOUNCE_MS;
+            /* the first event of a burst sets the time; later ones do not push it back (a
+             * busy directory must not postpone a reload for ever) */
+            if (x->reload_at == 0)
+                x->reload_at = now_ms() + RELOAD_DEBOUNCE_MS;
         }
         wd_err e;
         wd_err_clear(&e);
