@@ -80,7 +80,7 @@ typedef struct run_ctx {
     bool stopping;        /* SIGTERM sent by warden */
 
     /* timers (monotonic ms; 0: not set) */
-    double drain_until, restart_at, reload_at, recheck_at, close_at, kill_at;
+    double drain_until, restart_at, reload_at, recheck_at, kill_at;
 
     int sigfd, ifd;
     unsigned seed;        /* jitter (rand_r) */
@@ -577,7 +577,7 @@ static int server_finished(run_ctx *x)
     if (wd_relay_server_gone(&x->relay, &e) != WD_OK)
         fprintf(stderr, "warden: %s\n", e.msg);
     x->attached = false;
-    x->close_at = x->kill_at = x->drain_until = 0;
+    x->kill_at = x->drain_until = 0;
     if (x->policy_stopped)
         return 3;
     int code = status_code(x->status);
@@ -673,7 +673,8 @@ static int loop(run_ctx *x)
     for (;;) {
         double now = now_ms();
         /* the client closed its side: the server's stdin is closed once what is queued for it
-         * is written, and the server is given a while to exit by itself */
+         * is written, and warden waits for the server to exit (a client that wants it gone
+         * sooner signals warden, which passes the signal on) */
         if ((x->relay.cin_eof || x->relay.cout_dead) && !x->client_gone) {
             x->client_gone = true;
             if (x->relay.cin_partial)
@@ -681,17 +682,10 @@ static int loop(run_ctx *x)
                                 "message; the part was dropped\n");
         }
         if (x->client_gone && x->attached && x->relay.sin >= 0 &&
-            (wd_relay_pending_server(&x->relay) == 0 || x->relay.cout_dead)) {
-            wd_relay_close_server_stdin(&x->relay);
-            if (x->pid > 0)
-                x->close_at = now + WD_RUN_CLOSE_GRACE_S * 1000.0;
-        }
+            (wd_relay_pending_server(&x->relay) == 0 || x->relay.cout_dead))
+            wd_relay_close_server_stdin(&x->relay); /* then wait for it, as long as it takes */
         if (x->client_gone && !x->attached && x->pid == 0)
             return x->last_signal ? 128 + x->last_signal : status_code(x->status);
-        if (x->close_at > 0 && now >= x->close_at) {
-            x->close_at = 0;
-            terminate(x);
-        }
         if (x->kill_at > 0 && now >= x->kill_at && x->pid > 0) {
             x->kill_at = 0;
             kill(x->pid, SIGKILL);
@@ -728,7 +722,6 @@ static int loop(run_ctx *x)
         size_t base = n;
         n += wd_relay_pollfds(&x->relay, pfds + base);
         double t = -1;
-        min_deadline(&t, x->close_at);
         min_deadline(&t, x->kill_at);
         min_deadline(&t, x->pid == 0 ? x->drain_until : 0);
         min_deadline(&t, x->restart_at);

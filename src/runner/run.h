@@ -17,9 +17,6 @@
 
 /* Seconds between SIGTERM and SIGKILL when warden stops the server. */
 #define WD_RUN_STOP_GRACE_S 10
-/* Seconds warden waits for the server to exit by itself once the client closed stdin (and the
- * server's stdin was closed), before it stops it (SIGTERM, grace, SIGKILL). */
-#define WD_RUN_CLOSE_GRACE_S 5
 /* Restart backoff: the first delay and the cap, in milliseconds (doubling; see run.c). */
 #define WD_RUN_BACKOFF_FIRST_MS 500
 #define WD_RUN_BACKOFF_MAX_MS 30000

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* In the child: fd onto target, open across exec. */
@@ -27,6 +28,7 @@ wd_code wd_spawn_plain(char *const argv[], char *const envp[], int in_fd, int ou
 {
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t p = fork();
     if (p < 0)
         return wd_err_set(e, WD_E_IO, "cannot fork: %s", strerror(errno));
@@ -37,6 +39,9 @@ wd_code wd_spawn_plain(char *const argv[], char *const envp[], int in_fd, int ou
                     strerror(errno));
             _exit(126);
         }
+        /* a server never outlives warden unsupervised: killed with it (even by SIGKILL) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(126);
         static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGCHLD};
         for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
             signal(sigs[i], SIG_DFL);
