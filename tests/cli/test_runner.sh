@@ -77,6 +77,8 @@ expect "05 --max-message at its limit is taken" 3 "rejected (malformed)" -- "$W"
 expect "06 --restart with a bad value" 2 "--restart wants no, on-failure or on-failure:N" -- "$W" run --restart always -- true
 expect "07 --restart on-failure:0" 2 "--restart on-failure:N wants N from 1 to 1000000" -- "$W" run --restart on-failure:0 -- true
 expect "08 --restart on-failure:1000001" 2 "--restart on-failure:N wants N from 1 to 1000000" -- "$W" run --restart on-failure:1000001 -- true
+expect "08b --restart on-failure:1000000 (the limit) is taken" 3 "rejected (malformed)" -- "$W" run --policy "$T/p.yaml" --name "bad name" --restart on-failure:1000000 -- true
+expect "08c --max-message 1 (the least) is taken" 3 "rejected (malformed)" -- "$W" run --policy "$T/p.yaml" --name "bad name" --max-message 1 -- true
 expect "09 --policy - (stdin is the client's)" 2 "--policy - is not possible" -- "$W" run --policy - -- true
 
 # ---- the relay ----
