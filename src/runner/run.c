@@ -804,7 +804,7 @@ wd_code wd_runner_run(const wd_run_opts *o, int *exit_status, wd_err *e)
     wd_code c = WD_OK;
     bool sigs_set = false;
     sigset_t block, prev;
-    struct sigaction ign, old_pipe;
+    struct sigaction ign, old_pipe, old_chld;
 
     /* the policy in force */
     wd_policy *p = NULL;
@@ -868,6 +868,12 @@ wd_code wd_runner_run(const wd_run_opts *o, int *exit_status, wd_err *e)
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old_pipe);
+    /* an inherited SIG_IGN for SIGCHLD would reap the server behind warden's back */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGCHLD, &dfl, &old_chld);
     sigs_set = true;
     x->sigfd = signalfd(-1, &block, SFD_NONBLOCK | SFD_CLOEXEC);
     if (x->sigfd < 0) {
@@ -909,6 +915,7 @@ out:
                 ;
         }
         sigaction(SIGPIPE, &old_pipe, NULL);
+        sigaction(SIGCHLD, &old_chld, NULL);
         sigprocmask(SIG_SETMASK, &prev, NULL);
     }
     if (x->sigfd >= 0)

@@ -137,4 +137,7 @@ check "27 and it was not started again" sh -c "! grep -q 'restart 2' '$T/err'"
 expect "28 a server that exits 0 is not restarted" 0 "" -- sh -c "printf '' | '$W' run --policy '$T/p.yaml' --name fake --restart on-failure -- '$PY' '$SRV'"
 check "29 no restart was announced" sh -c "! grep -q restart '$T/err'"
 
+expect "30 an inherited SIG_IGN for SIGCHLD: warden still sees the server exit" 1 "" -- "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' "$W" run --policy "$T/p.yaml" --name fake -- "$PY" "$SRV" crash-start "$T/count7"
+check "31 (the server ran)" test -s "$T/count7"
+
 done_testing
