@@ -77,7 +77,10 @@ class WardenTransport {
   constructor(args) { this.args = args; this.rb = new ReadBuffer(); this.stderr = ''; }
   async start() {
     this.p = spawn(WARDEN, this.args, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.exited = new Promise((res) => this.p.on('exit', (code, sig) => res(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
+    this.exited = new Promise((res) => {
+      this.p.on('exit', (code, sig) => res(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15)));
+      this.p.on('error', (err) => { this.stderr += String(err); res(-1); });
+    });
     this.p.stderr.on('data', (d) => { this.stderr += d; });
     this.p.stdout.on('data', (d) => {
       this.rb.append(d);
