@@ -1080,7 +1080,9 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
 }
 
 /* The id of a line that could not be read as a whole: the top-level "id" member, when the
- * bytes up to it and it are JSON and it is the only one seen. */
+ * bytes up to it and it are JSON, it is followed by ',' or '}' (so that a number cut by the cap
+ * or glued to garbage is not taken for the whole id), it is the only one seen, and it is an id
+ * the proxy could key (a string without U+0000, null, a number jansson can hold). */
 static bool recover_id(const char *line, size_t len, span *idv)
 {
     size_t i = skip_ws(line, len, 0);
@@ -1092,14 +1094,15 @@ static bool recover_id(const char *line, size_t len, span *idv)
     int count = 0;
     while (iter_member(&it, &k, &v, &esc)) {
         if (key_is(line, k, esc, "id")) {
+            size_t after = skip_ws(line, len, v.off + v.len);
+            if (after >= len || (line[after] != ',' && line[after] != '}'))
+                return false;
             if (count++ == 0)
                 *idv = v;
         }
     }
-    if (count != 1)
-        return false;
-    char c = line[idv->off];
-    return c == '"' || c == 'n' || c == '-' || (c >= '0' && c <= '9');
+    char key[KEY_MAX];
+    return count == 1 && id_key(line, *idv, key) > 0;
 }
 
 /* Answer a line that is not a readable message with code and message, echoing its id when
@@ -1135,6 +1138,8 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
         return answer_unreadable(line, len > p->max_line ? p->max_line : len,
                                  WD_RPC_INVALID_REQUEST, msg, out, e);
     }
+    if (skip_ws(line, len, 0) == len)
+        return WD_OK; /* an empty (or blank) line carries no message: nothing to do */
     if (memchr(line, '\0', len) != NULL)
         return answer_unreadable(line, len, WD_RPC_INVALID_REQUEST,
                                  "invalid request: NUL byte in the message", out, e);
@@ -1299,7 +1304,8 @@ static wd_code filter_tools(wd_proxy *p, rewrite *r, span obj, span idv, wd_err 
         withhold(r, obj, idv, "tools/list result withheld: the proxy cannot read it");
         return WD_OK;
     }
-    /* Decide each tool. kept[] marks what stays; names of removed tools go to the record. */
+    /* Decide each tool: the bytes of those kept are gathered in kept, the names of those
+     * removed go to the record. */
     size_t listed = 0, removed = 0;
     json_t *names = json_array();
     buf kept = {0};

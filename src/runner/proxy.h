@@ -63,7 +63,8 @@ void wd_proxy_free(wd_proxy *p);
 
 /* A line from the client (without its newline; len may exceed max_line, in which case the
  * caller passes only what it kept and over_cap = true). Fills *out; WD_OK unless out of
- * memory (then nothing is sent anywhere and *out is empty). */
+ * memory (then nothing is sent anywhere and *out is empty). A blank line (only JSON whitespace)
+ * sends nothing anywhere. */
 wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool over_cap,
                              wd_proxy_out *out, wd_err *e);
 
