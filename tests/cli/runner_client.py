@@ -246,6 +246,19 @@ def run(scenario, kv, w):
         expect(b'"id":12' not in log, "the over-cap line never reached the server")
         w.close()
         expect(w.wait() == 0, "exit", w.stderr())
+    elif scenario == "server-over-cap":
+        # a server answer longer than the cap is dropped (not passed on unchecked); the call
+        # stays pending and gets -32603 when the server exits
+        w.initialize()
+        w.send({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "big", "arguments": {"bytes": 2000}}})
+        r = w.request(9, "ping")
+        expect(r == {"jsonrpc": "2.0", "id": 9, "result": {}}, "the next answer is ping's", r, w.stderr())
+        w.close()
+        r = w.msg()
+        expect(r is not None and r.get("id") == 8 and r.get("error", {}).get("code") == -32603,
+               "the dropped answer's call gets -32603", r, w.stderr())
+        expect(w.wait() == 0, "exit", w.stderr())
+        expect("warden: a server message longer than 1000 bytes was dropped\n" in w.stderr(), "stderr", w.stderr())
     elif scenario == "deny-tool":
         w.initialize()
         r = w.request(1, "tools/list", {})

@@ -26,7 +26,7 @@ def answer(i, result):
 
 
 TOOLS = [{"name": n, "description": n, "inputSchema": {"type": "object"}}
-         for n in ("echo", "secret", "crash", "slow", "flood", "loud")]
+         for n in ("echo", "secret", "crash", "slow", "flood", "big")]
 
 
 def flood(nbytes):
@@ -69,6 +69,8 @@ def serve():
                     open(ready, "w").close()
                 time.sleep(60)
                 answer(i, {"content": [{"type": "text", "text": "late"}]})
+            elif name == "big":
+                answer(i, {"content": [{"type": "text", "text": "b" * int(args.get("bytes", 2000))}]})
             elif name == "flood":
                 flood(int(args.get("bytes", 1000000)))
                 answer(i, {"content": [{"type": "text", "text": "flooded"}]})

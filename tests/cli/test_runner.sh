@@ -93,6 +93,8 @@ scenario "14 a client flooding a server that never reads: the client is held bac
 rm -f "$T/log"
 scenario "15 --max-message 1000: a line of 1000 bytes passes, 1001 is refused (-32600)" over-cap cap=1000 log="$T/log" -- "$W" run --policy "$T/p.yaml" --name fake --max-message 1000 -- "$PY" "$SRV"
 rm -f "$T/log"
+scenario "16b a server line over the cap is dropped with a line on stderr; its call gets -32603" server-over-cap -- "$W" run --policy "$T/p.yaml" --name fake --max-message 1000 -- "$PY" "$SRV"
+rm -f "$T/log"
 scenario "16 the default cap: 4 MiB passes, 4 MiB + 1 is refused" over-cap cap=4194304 log="$T/log" -- "$W" "${run_args[@]}"
 
 # ---- failures in flight ----
