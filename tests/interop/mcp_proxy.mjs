@@ -8,7 +8,7 @@
 // that closes mid-message; --restart on-failure with a restart the policy denies (exit 3).
 // Packages are installed with exact versions into $WD_BUILDDIR/npm-scratch-proxy. TAP output.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,7 +228,10 @@ async function inFlight(how) {
   const call = refused(client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }));
   await sleep(500);
   if (how === 'server') {
-    const kids = spawnSync('pgrep', ['-P', String(t.p.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    // the server: warden's child (from /proc, without procps)
+    const kids = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)).filter((d) => {
+      try { return readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(t.p.pid); } catch { return false; }
+    });
     for (const k of kids) process.kill(Number(k), 'SIGKILL');
   } else {
     t.kill('SIGTERM');
