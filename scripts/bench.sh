@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh — run every benchmark program of build/bench/ and print its figures, with the machine;
 # then the leader's benchmark (scripts/bench-leader.sh), which starts its own servers on
-# 127.0.0.1. BENCH_LEADER=0 skips that part.
+# 127.0.0.1. BENCH_LEADER=0 skips that part. bench_proxy runs build/src/cli/warden (warden run's
+# proxy against a bare pipe to the same echo server).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 echo "machine: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"

@@ -100,9 +100,12 @@ check "37 SIGTERM is passed on and the child's status returned" test "$rc" -eq 9
 check "38 the child saw SIGTERM" grep -qx got-term "$T/sig.out"
 
 # standard streams are the server's
-expect "39 stdin reaches the server" 0 "" -- sh -c "printf 'hello\n' | '$W' run --policy '$T/p.yaml' -- cat"
-same_text "40 and its stdout is passed through untouched" "$T/out" "hello"
+# (through the proxy: a JSON-RPC line is relayed; a line that is not JSON is answered, not sent)
+expect "39 stdin reaches the server" 0 "" -- sh -c "printf '%s\n' '{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}' | '$W' run --policy '$T/p.yaml' -- cat"
+same_text "40 and its stdout is passed through untouched" "$T/out" '{"jsonrpc":"2.0","method":"notifications/x"}'
 check "41 warden itself wrote nothing" test ! -s "$T/err"
+expect "41b a line that is not JSON never reaches the server" 0 "" -- sh -c "printf 'hello\n' | '$W' run --policy '$T/p.yaml' -- cat"
+same_text "41c it is answered with a parse error" "$T/out" '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error: the message is not valid JSON"}}'
 
 # audit mode: the would-be denial is reported and the server runs
 expect "42 audit mode runs a would-be denied server" 0 "warden: audit: server creation would be blocked by policy: blocked for the test (rule no-blocked)" -- "$W" run --policy "$T/audit.yaml" --name blocked-2 -- sh -c "touch '$T/marker-audit'"
