@@ -1199,6 +1199,29 @@ static const char usage_text[] =
     "fingerprint, a leader URL other than https://HOST[:PORT], an instance_id that is not the\n"
     "certificate's).\n";
 
+/* Tell `warden run --state-dir` where this host's flight recorder is: state_dir/recorder.json
+ * holds the recorder's settings (paths and numbers, never key material), written durably. The
+ * runner then appends to the same chain (SPEC §14.1, §15.1). On error the file is unchanged. */
+static wd_code publish_recorder_settings(const char *state_dir, const wd_recorder_opts *ro,
+                                         wd_err *e)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/recorder.json", state_dir) >= sizeof path)
+        return wd_err_set(e, WD_E_USAGE, "state directory path too long");
+    json_t *o = json_pack("{s:i,s:s,s:s?,s:I,s:I,s:b}", "schema_version", 1, "dir", ro->dir,
+                          "signing_key", ro->signing_key_path,
+                          "checkpoint_every", (json_int_t)ro->checkpoint_every,
+                          "checkpoint_interval_s", (json_int_t)ro->checkpoint_interval_s,
+                          "record_args", ro->record_args);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return wd_err_set(e, WD_E_NOMEM, "out of memory");
+    wd_code c = wd_write_file(path, text, strlen(text), 0644, e);
+    free(text);
+    return c;
+}
+
 static int start_thread(agent *a, int i, void *(*fn)(void *))
 {
     worker *w = &a->w[i];
@@ -1306,6 +1329,8 @@ int wd_agent_daemon_main(int argc, char **argv)
                                .checkpoint_interval_s = a->cfg.recorder.checkpoint_interval_s,
                                .record_args = a->cfg.recorder.record_args};
         rc = wd_recorder_open(&ro, &a->rec, &e);
+        if (rc == WD_OK)
+            rc = publish_recorder_settings(a->cfg.state_dir, &ro, &e);
         if (rc != WD_OK) {
             fprintf(stderr, "warden agent: flight recorder: %s\n", e.msg);
             exit_code = wd_code_exit(rc);

@@ -30,7 +30,8 @@
 static const char usage_run[] =
     "usage: warden run [--policy FILE] [--state-dir DIR] [--name NAME] [--profile PROFILE]\n"
     "                  [--env K=V...] [--label K=V...] [--max-message BYTES]\n"
-    "                  [--restart no|on-failure[:N]] -- CMD [ARGS...]\n"
+    "                  [--restart no|on-failure[:N]] [--recorder DIR [--recorder-key KEY]]\n"
+    "                  [--no-sandbox] -- CMD [ARGS...]\n"
     "\n"
     "Start the MCP server CMD (stdio transport) only if the gate allows it, and stand between\n"
     "the client (warden's stdin and stdout) and the server for as long as it runs. The\n"
@@ -46,6 +47,20 @@ static const char usage_run[] =
     "  - the inherited variables whose names match the env globs of the effective profile:\n"
     "    PROFILE when given, else the allowing rule's limits profile, else none at all.\n"
     "The gate is asked again in the child right before exec. CMD's stderr is warden's.\n"
+    "\n"
+    "Sandbox: CMD runs confined by the effective profile (PROFILE, else the allowing rule's\n"
+    "limits profile, else the strictest: no network, nothing readable beyond the system\n"
+    "set): new user, mount, PID, IPC and UTS namespaces, a network namespace unless the\n"
+    "profile says network: host, no capabilities unless privileged: true, no_new_privs, a\n"
+    "seccomp filter, and Landlock rules for the profile's read and write paths and ports;\n"
+    "allow_hosts go through a CONNECT proxy warden runs (HTTPS_PROXY is set for CMD). A\n"
+    "profile the kernel cannot enforce is an error naming the missing feature, and nothing\n"
+    "starts (docs/SANDBOX.md).\n"
+    "\n"
+    "Flight recorder: with --recorder DIR (or under an agent, the agent's recorder named in\n"
+    "its state directory) every create, restart and stop, every tool-call decision and every\n"
+    "filtered tools/list is appended to the host's hash-chained log (docs/RECORDER.md); a\n"
+    "decision that cannot be recorded is a denial.\n"
     "\n"
     "Relay: warden passes newline-delimited JSON-RPC lines between the client and CMD's\n"
     "stdin and stdout, and decides on the way: a tools/list result loses the tools the\n"
@@ -96,7 +111,10 @@ static const char usage_run[] =
     "  --max-message BYTES  the longest message (one line) relayed, 1 to 268435456\n"
     "                       (default 4194304, 4 MiB)\n"
     "  --restart POLICY     no (default), on-failure (no limit) or on-failure:N (N from 1\n"
-    "                       to 1000000)\n"
+    "                       to 1000000)\n"    "  --recorder DIR       append decisions to the flight recorder in DIR (created 0700)\n"
+    "  --recorder-key KEY   sign the recorder's checkpoints with this Ed25519 private key\n"
+    "  --no-sandbox         start CMD without the sandbox (for kernels that lack user\n"
+    "                       namespaces or Landlock); said on stderr and recorded\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit codes: CMD's status when it ran; otherwise 1 operational error, 2 usage error,\n"
@@ -218,10 +236,15 @@ static int do_run(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},
         {"max-message", required_argument, NULL, 'm'},
         {"restart", required_argument, NULL, 'r'},
+        {"recorder", required_argument, NULL, 'R'},
+        {"recorder-key", required_argument, NULL, 'K'},
+        {"no-sandbox", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *policy_path = NULL, *state_dir = NULL, *name = NULL, *profile = NULL;
+    const char *recorder = NULL, *recorder_key = NULL;
+    bool no_sandbox = false;
     static char *envs[MAX_MULTI], *labels[MAX_MULTI];
     size_t n_envs = 0, n_labels = 0, max_message = WD_MAX_MCP_MESSAGE;
     wd_restart_mode restart = WD_RESTART_NO;
@@ -253,6 +276,9 @@ static int do_run(int argc, char **argv)
                 return cli_usage_error(usage_run, "--max-message wants a number of bytes from "
                                                   "1 to %u", MAX_MESSAGE_FLAG);
             break;
+        case 'R': recorder = optarg; break;
+        case 'K': recorder_key = optarg; break;
+        case 'S': no_sandbox = true; break;
         case 'r':
             if (wd_restart_parse(optarg, &restart, &max_restarts, &e) != WD_OK)
                 return cli_usage_error(usage_run, "%s", e.msg);
@@ -265,6 +291,8 @@ static int do_run(int argc, char **argv)
         return cli_usage_error(usage_run, "a command is required: warden run [flags] -- CMD");
     if (policy_path != NULL && state_dir != NULL)
         return cli_usage_error(usage_run, "give --policy or --state-dir, not both");
+    if (recorder_key != NULL && recorder == NULL)
+        return cli_usage_error(usage_run, "--recorder-key needs --recorder DIR");
     if (policy_path != NULL && strcmp(policy_path, "-") == 0)
         return cli_usage_error(usage_run, "--policy - is not possible: stdin is the client's");
     struct stat dst;
@@ -328,6 +356,9 @@ static int do_run(int argc, char **argv)
         .max_message = max_message,
         .restart = restart,
         .max_restarts = max_restarts,
+        .no_sandbox = no_sandbox,
+        .recorder_dir = recorder,
+        .recorder_key = recorder_key,
     };
     if (wd_runner_run(&o, &status, &e) != WD_OK)
         status = cli_report(&e);

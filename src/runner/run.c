@@ -24,7 +24,9 @@
 
 #include "base/base.h"
 #include "proxy.h"
+#include "recorder/recorder.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "state.h"
 #include "warden/gate.h"
 #include "warden/limits.h"
@@ -84,7 +86,8 @@ typedef struct run_ctx {
 
     int sigfd, ifd;
     unsigned seed;        /* jitter (rand_r) */
-    void *recorder;       /* a flight recorder; NULL: none configured */
+    wd_recorder *rec;     /* the flight recorder; NULL: none configured */
+    wd_sandbox *sb;       /* the server's sandbox (planned at each start); NULL: none */
 } run_ctx;
 
 static double now_ms(void)
@@ -125,16 +128,79 @@ wd_code wd_restart_parse(const char *s, wd_restart_mode *mode, unsigned *max, wd
 
 /* ---- recording (SPEC §15): one entry per server_create, server_restart, server_stop ---- */
 
-/* Record one entry of kind with fields (taken: always released here). A no-op while no
- * recorder is configured; the flight recorder is not wired into warden run yet. */
-static void record_event(run_ctx *x, const char *kind, json_t *fields)
+/* Record one entry of kind with fields (taken: always released here; NULL is out of memory).
+ * WD_OK without a recorder. On error e says why: the caller denies what it was about to do. */
+static wd_code record_event(run_ctx *x, const char *kind, json_t *fields, wd_err *e)
 {
-    (void)kind;
-    if (x->recorder == NULL) {
-        json_decref(fields);
-        return;
-    }
+    wd_code c = WD_OK;
+    if (x->rec != NULL)
+        c = fields == NULL ? wd_err_set(e, WD_E_NOMEM, "out of memory")
+                           : wd_recorder_append(x->rec, kind, fields, e);
     json_decref(fields);
+    return c;
+}
+
+/* record_event for what has happened already (a stop): a failure is said on stderr. */
+static void record_done(run_ctx *x, const char *kind, json_t *fields)
+{
+    wd_err e;
+    wd_err_clear(&e);
+    if (record_event(x, kind, fields, &e) != WD_OK)
+        fprintf(stderr, "warden: flight recorder cannot write: %s\n", e.msg);
+}
+
+/* The proxy's record hook: its tool_call and tools_list entries go to the same chain. */
+static wd_code proxy_record(void *ctx, const char *kind, json_t *fields, wd_err *e)
+{
+    run_ctx *x = ctx;
+    return x->rec == NULL ? WD_OK : wd_recorder_append(x->rec, kind, fields, e);
+}
+
+/* Open the flight recorder: --recorder DIR [--recorder-key KEY], or under an agent the one its
+ * state directory names (state_dir/recorder.json, written by the agent at start). No recorder
+ * when neither is there. On error nothing is open and e says why. */
+static wd_code open_recorder(run_ctx *x, wd_err *e)
+{
+    const wd_run_opts *o = x->o;
+    wd_recorder_opts ro;
+    memset(&ro, 0, sizeof ro);
+    if (o->recorder_dir != NULL) {
+        ro.dir = o->recorder_dir;
+        ro.signing_key_path = o->recorder_key;
+        return wd_recorder_open(&ro, &x->rec, e);
+    }
+    if (o->state_dir == NULL)
+        return WD_OK;
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/recorder.json", o->state_dir) >= sizeof path)
+        return wd_err_set(e, WD_E_USAGE, "state directory path too long");
+    if (access(path, F_OK) != 0)
+        return WD_OK; /* the agent runs without a flight recorder */
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    wd_code c = wd_read_file(path, 64u * 1024u, &buf, &len, e);
+    if (c != WD_OK)
+        return c;
+    json_error_t je;
+    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    json_int_t every = 0, interval = 0;
+    int args = 0;
+    const char *dir = NULL, *key = NULL;
+    if (j == NULL || json_unpack(j, "{s:s,s?s,s?I,s?I,s?b}", "dir", &dir, "signing_key", &key,
+                                 "checkpoint_every", &every, "checkpoint_interval_s", &interval,
+                                 "record_args", &args) != 0 || every < 0 || interval < 0) {
+        json_decref(j);
+        return wd_err_set(e, WD_E_MALFORMED, "%s: not the agent's recorder settings", path);
+    }
+    ro.dir = dir;
+    ro.signing_key_path = key;
+    ro.checkpoint_every = (uint64_t)every;
+    ro.checkpoint_interval_s = (int64_t)interval;
+    ro.record_args = args != 0;
+    c = wd_recorder_open(&ro, &x->rec, e);
+    json_decref(j);
+    return c;
 }
 
 static json_t *event_fields(const run_ctx *x, const char *decision, const char *reason)
@@ -351,7 +417,7 @@ static wd_code start_server(run_ctx *x, bool restart, const wd_decision *d, wd_e
         argv[i] = x->o->argv[i];
     argv[0] = x->rc->command[0];
 
-    wd_proxy_hooks hooks = {.ctx = x, .host_denial = host_denial, .record = NULL};
+    wd_proxy_hooks hooks = {.ctx = x, .host_denial = host_denial, .record = proxy_record};
     wd_proxy *p = NULL;
     wd_code c = wd_proxy_new(x->rc->name, x->max, &hooks, &p, e);
     if (c != WD_OK) {
@@ -365,7 +431,17 @@ static wd_code start_server(run_ctx *x, bool restart, const wd_decision *d, wd_e
     }
     x->restarting = restart;
     pid_t pid = 0;
-    c = x->spawn(argv, x->envp, in[0], out[1], STDERR_FILENO, precheck, x, &pid, e);
+    if (x->spawn != NULL) {
+        c = x->spawn(argv, x->envp, in[0], out[1], STDERR_FILENO, precheck, x, &pid, e);
+    } else {
+        /* planned anew at each start: a restart gets the profile of the policy now in force */
+        wd_sandbox_free(x->sb);
+        x->sb = NULL;
+        c = wd_sandbox_new(eff, x->rc->command[0], &x->sb, e);
+        if (c == WD_OK)
+            c = wd_sandbox_spawn(x->sb, argv, x->envp, in[0], out[1], STDERR_FILENO, precheck, x,
+                                 &pid, e);
+    }
     if (c != WD_OK)
         goto fail;
     close(in[0]);
@@ -410,7 +486,7 @@ static void policy_stop(run_ctx *x, const char *why)
     fprintf(stderr, "warden: policy_stopped: %s\n", why);
     x->policy_stopped = true;
     x->relay.client_paused = true; /* nothing more from the client reaches the server */
-    record_event(x, "server_stop", event_fields(x, "deny", why));
+    record_done(x, "server_stop", event_fields(x, "deny", why));
     terminate(x);
 }
 
@@ -616,20 +692,25 @@ static int do_restart(run_ctx *x)
         if (d.audit_would_deny)
             fprintf(stderr, "warden: audit: server restart would be blocked by policy: %s "
                             "(rule %s)\n", d.reason, d.rule);
-        x->restarts++;
-        if (start_server(x, true, &d, &e) != WD_OK) {
-            fprintf(stderr, "warden: cannot restart the server: %s\n", e.msg);
-            return 1;
-        }
         json_t *f = event_fields(x, "allow", NULL);
         if (f != NULL)
-            json_object_set_new(f, "restart", json_integer(x->restarts));
-        record_event(x, "server_restart", f);
-        return -1;
+            json_object_set_new(f, "restart", json_integer(x->restarts + 1));
+        if (record_event(x, "server_restart", f, &e) != WD_OK) {
+            /* a restart that cannot be recorded is not made */
+            snprintf(why, sizeof why, "server restart blocked: flight recorder cannot write: %s",
+                     e.msg);
+        } else {
+            x->restarts++;
+            if (start_server(x, true, &d, &e) != WD_OK) {
+                fprintf(stderr, "warden: cannot restart the server: %s\n", e.msg);
+                return wd_code_exit(e.code);
+            }
+            return -1;
+        }
     }
     fprintf(stderr, "warden: policy_stopped: %s\n", why);
     x->policy_stopped = true;
-    record_event(x, "server_stop", event_fields(x, "deny", why));
+    record_done(x, "server_stop", event_fields(x, "deny", why));
     return 3;
 }
 
@@ -797,7 +878,6 @@ wd_code wd_runner_run(const wd_run_opts *o, int *exit_status, wd_err *e)
     x->o = o;
     x->rc = o->rc;
     x->max = o->max_message ? o->max_message : WD_MAX_MCP_MESSAGE;
-    x->spawn = o->spawn ? o->spawn : wd_spawn_plain;
     x->sigfd = x->ifd = -1;
     x->seed = (unsigned)getpid() ^ (unsigned)now_ms();
     wd_relay_init(&x->relay, STDIN_FILENO, STDOUT_FILENO, x->max);
@@ -808,10 +888,9 @@ wd_code wd_runner_run(const wd_run_opts *o, int *exit_status, wd_err *e)
 
     /* the policy in force */
     wd_policy *p = NULL;
-    if (o->recorder_dir != NULL) {
-        c = wd_err_set(e, WD_E_USAGE, "the flight recorder is not available in warden run yet");
+    x->spawn = o->spawn ? o->spawn : o->no_sandbox ? wd_spawn_plain : NULL;
+    if ((c = open_recorder(x, e)) != WD_OK)
         goto out;
-    }
     if (o->state_dir != NULL) {
         /* a kill or a deny-all state is decided below; here only a policy to register */
         wd_agent_view v;
@@ -885,14 +964,27 @@ wd_code wd_runner_run(const wd_run_opts *o, int *exit_status, wd_err *e)
         /* a change between the first read and the watch is caught by a first re-read */
         x->reload_at = now_ms();
     }
-    if ((c = start_server(x, false, &d, e)) != WD_OK)
-        goto out;
     {
+        /* the decision is recorded before the server starts; one that cannot be recorded
+         * is a denial */
         json_t *f = event_fields(x, "allow", NULL);
         if (f != NULL && d.rule[0] != '\0')
             json_object_set_new(f, "rule", json_string(d.rule));
-        record_event(x, "server_create", f);
+        if (f != NULL)
+            json_object_set_new(f, "sandbox", json_boolean(x->spawn == NULL));
+        wd_err re;
+        wd_err_clear(&re);
+        if (record_event(x, "server_create", f, &re) != WD_OK) {
+            c = wd_err_set(e, WD_E_DENIED, "server creation blocked: flight recorder cannot "
+                                           "write: %s", re.msg);
+            goto out;
+        }
     }
+    if (o->no_sandbox && o->spawn == NULL)
+        fprintf(stderr, "warden: --no-sandbox: the server runs without the sandbox its "
+                        "permission profile asks for\n");
+    if ((c = start_server(x, false, &d, e)) != WD_OK)
+        goto out;
     *exit_status = loop(x);
     wd_relay_flush_client(&x->relay, FINAL_FLUSH_MS);
     if (x->pid > 0) {
@@ -926,6 +1018,8 @@ out:
     free_env(x->envp, x->env_owned);
     free(x->policy_bytes);
     free(x->bad_bytes);
+    wd_sandbox_free(x->sb);
+    wd_recorder_close(x->rec);
     free(x);
     return c;
 }

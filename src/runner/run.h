@@ -57,8 +57,13 @@ typedef struct wd_run_opts {
     size_t max_message;       /* one MCP line, bytes; 0: WD_MAX_MCP_MESSAGE */
     wd_restart_mode restart;
     unsigned max_restarts;    /* with WD_RESTART_ON_FAILURE: 0 means no limit */
-    wd_spawn_fn spawn;        /* NULL: wd_spawn_plain */
-    const char *recorder_dir; /* a flight recorder (not wired yet: must be NULL) */
+    wd_spawn_fn spawn;        /* NULL: the sandbox (wd_sandbox_spawn), or wd_spawn_plain
+                                 with no_sandbox */
+    bool no_sandbox;          /* --no-sandbox: start the server unconfined (said on stderr
+                                 and recorded) */
+    const char *recorder_dir; /* --recorder DIR; NULL: with state_dir, the agent's recorder
+                                 (state_dir/recorder.json) when it has one, else none */
+    const char *recorder_key; /* --recorder-key KEY: signs checkpoints (may be NULL) */
 } wd_run_opts;
 
 /* Run the server under the policy: load the policy (the file, the built-in one, or the state
