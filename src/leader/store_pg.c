@@ -349,21 +349,16 @@ static wd_code connect_db(const char *url, PGconn **out, wd_err *e)
     return WD_OK;
 }
 
-/* Is an idle connection still usable? A server that ended it (a restart, an administrator's
- * pg_terminate_backend) has sent its last words and closed the socket: read them now, so the
- * next statement runs on a new connection instead of failing. */
+/* Is an idle connection still usable? A pool connection listens to nothing, so a healthy
+ * server sends it nothing between statements: input waiting on an idle connection is a server
+ * ending it (a restart, an administrator's pg_terminate_backend) with its last words, and the
+ * connection is replaced now instead of failing the next statement. */
 static bool conn_alive(PGconn *db)
 {
-    if (PQstatus(db) != CONNECTION_OK)
+    if (PQstatus(db) != CONNECTION_OK || PQtransactionStatus(db) != PQTRANS_IDLE)
         return false;
     struct pollfd p = {PQsocket(db), POLLIN, 0};
-    if (p.fd >= 0 && poll(&p, 1, 0) > 0) {
-        PQconsumeInput(db);
-        PGnotify *n;
-        while ((n = PQnotifies(db)) != NULL)
-            PQfreemem(n);
-    }
-    return PQstatus(db) == CONNECTION_OK;
+    return p.fd >= 0 && poll(&p, 1, 0) == 0;
 }
 
 /* Take a pool connection, (re)connected when it was lost. On error no connection is held. */

@@ -171,6 +171,63 @@ if [ ${#LAT[@]} -gt 0 ]; then
     sorted=$(printf '%s\n' "${LAT[@]}" | sort -n | tr '\n' ' ')
     echo "# cross-leader wake latency (publish to A begun -> poll on B answered, curl end to end), ms: $sorted"
 fi
+
+# The same, timed inside one process (no process start-up in the figure): N rounds of a poll
+# held on B and a bundle PUT to A; printed, never judged.
+NLAT=20
+for i in $(seq 1 $NLAT); do
+    v=$((6 + i))
+    mkb "$T/b$v" "$v" --previous "$prev"
+    echo "$(payload_hash "$prev") $T/b$v" >>"$T/lat.list"
+    prev=$T/b$v
+done
+cat >"$T/lat.py" <<'PY'
+import http.client, ssl, sys, time, urllib.request
+d, a_port, b_port, b_probe, lst = sys.argv[1:6]
+def ctx(who):
+    c = ssl.create_default_context(cafile=d + "/pki/ca.crt")
+    c.load_cert_chain(d + "/" + who + ".crt", d + "/" + who + ".key")
+    return c
+fc, ac = ctx("f1"), ctx("adm")
+def held():
+    t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % b_probe, timeout=10).read().decode()
+    for l in t.splitlines():
+        if l.startswith("warden_leader_held_polls "):
+            return int(float(l.split()[1]))
+    return 0
+api = "/api/v1/conductor/"
+for n, line in enumerate(open(lst), 1):
+    etag, path = line.split()
+    body = open(path, "rb").read()
+    b = http.client.HTTPSConnection("127.0.0.1", int(b_port), context=fc, timeout=120)
+    a = http.client.HTTPSConnection("127.0.0.1", int(a_port), context=ac, timeout=120)
+    a.connect()
+    b.request("GET", api + "policy/latest", headers={"If-None-Match": '"%s"' % etag, "Prefer": "wait=60"})
+    for _ in range(600):
+        if held() >= 1:
+            break
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    a.request("PUT", api + "policy-bundles", body=body, headers={"Content-Type": "application/json"})
+    ra = a.getresponse(); ra.read(); t1 = time.monotonic()
+    rb = b.getresponse(); got = rb.read(); t2 = time.monotonic()
+    ok = ra.status == 201 and rb.status == 200 and got == body
+    print("%d %s %.1f %.1f" % (n, "ok" if ok else "bad:%d/%d" % (ra.status, rb.status), (t2 - t1) * 1000, (t2 - t0) * 1000))
+    a.close(); b.close()
+PY
+"$PY" "$T/lat.py" "$D" "${A_URL##*:}" "${B_URL##*:}" "$B_PROBE" "$T/lat.list" >"$T/lat.out" 2>"$T/lat.err"
+good=$(grep -c ' ok ' "$T/lat.out")
+check "15 $NLAT more rounds timed in one process: every poll held on B answered with the bundle published through A ($good)" \
+    test "$good" = "$NLAT"
+[ -s "$T/lat.err" ] && sed 's/^/# lat.py: /' "$T/lat.err" | head -n 5
+if [ "$good" -gt 0 ]; then
+    after=$(awk '$2 == "ok" { print $3 }' "$T/lat.out" | sort -n | tr '\n' ' ')
+    whole=$(awk '$2 == "ok" { print $4 }' "$T/lat.out" | sort -n | tr '\n' ' ')
+    echo "# cross-leader wake, ms after A's 201 reached the publisher (sorted): $after"
+    echo "# cross-leader wake, ms from the PUT sent to A to the poll answered on B (sorted): $whole"
+    awk '$2 == "ok" { print $4 }' "$T/lat.out" | sort -n | awk '{ v[NR] = $1 } END {
+        printf "# cross-leader wake summary (PUT sent -> poll answered), ms: min %s median %s max %s over %d rounds\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+fi
 TOP=$prev
 
 "$W" kill create "${SCOPE[@]}" --instances '*' --state active --counter 1 --reason drill \
@@ -189,21 +246,21 @@ check "17 a rollback published through A: 201" test "$st" = 201
 if wait_b_serves "$T/b1"; then ok "18 B serves the rollback target v1"
 else notok "18 B serves the rollback target v1"; fi
 check "18 ... naming the authorization" test -n "$(hdr Warden-Rollback-Authorization)"
-mkb "$T/b10" 10 --previous "$TOP"
+mkb "$T/b10" 100 --previous "$TOP"
 st=$(on_b ld_send "$D" adm PUT policy-bundles "$T/b10")
-check "19 v10 published through B ends the rollback: 201" test "$st" = 201
+check "19 v100 published through B ends the rollback: 201" test "$st" = 201
 for i in $(seq 1 300); do
     st=$(on_a ld_curl "$D" f1 GET policy/latest)
     [ "$st" = 200 ] && cmp -s "$T/body" "$T/b10" && break
     sleep 0.1
 done
-same_file "19 ... and A serves v10" "$T/body" "$T/b10"
+same_file "19 ... and A serves v100" "$T/body" "$T/b10"
 check "19 ... without Warden-Rollback-Authorization" test -z "$(hdr Warden-Rollback-Authorization)"
 
 # ---- 3. racing publishes of one version through A and B ----
 prev=$T/b10
 for round in 1 2 3 4 5; do
-    v=$((20 + round))
+    v=$((120 + round))
     for j in a b; do
         printf 'version: 1\nmode: enforce\n# round %s writer %s\n' "$round" "$j" >"$T/race.yaml"
         "$W" bundle create --policy "$T/race.yaml" "${SCOPE[@]}" --version "$v" --instances '*' \
@@ -236,7 +293,7 @@ for round in 1 2 3 4 5; do
         same_file "21 round $round: leader $(echo $l | tr ab AB) serves the winner" "$T/body" "${win%.st}"
     done
 done
-mkb "$T/same30" 30
+mkb "$T/same30" 130
 cps=()
 for u in "$A_URL" "$B_URL" "$A_URL" "$B_URL"; do
     curl -sS --max-time 60 --cacert "$D/pki/ca.crt" --cert "$D/adm.crt" --key "$D/adm.key" \
@@ -250,7 +307,7 @@ check "22 the same bytes through A, B, A, B at once: one 201, three 200 ($got)" 
     test "$got" = "200 200 200 201 "
 
 # ---- 4. B's LISTEN connection killed while a publish goes through A ----
-mkb "$T/b40" 40 --previous "$T/same30"
+mkb "$T/b40" 140 --previous "$T/same30"
 if hold_on_b lpoll policy/latest "\"$(payload_hash "$T/same30")\""; then
     kill -STOP "$B_PID"
     n=$(psql_q shared "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'shared' AND query = 'LISTEN warden_changes'")
@@ -276,7 +333,7 @@ for i in $(seq 1 200); do
     sleep 0.1
 done
 check "28 the database stopped: A's readyz is 503 ($code: $(head -c 200 "$T/ready"))" test "$code" = 503
-mkb "$T/b50" 50 --previous "$T/b40"
+mkb "$T/b50" 150 --previous "$T/b40"
 st=$(on_a ld_send "$D" adm PUT policy-bundles "$T/b50")
 check "29 a publish while the database is down: 503 unavailable ($st $(errcode))" \
     test "$st:$(errcode)" = "503:unavailable"
