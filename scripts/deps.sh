@@ -7,6 +7,7 @@ pkgs=(
   libssl-dev libjansson-dev libyaml-dev libpcre2-dev libcmocka-dev
   libcurl4-openssl-dev libevent-dev libsqlite3-dev libpq-dev libseccomp-dev
   nodejs npm python3 ca-certificates curl openssl jq
+  postgresql
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -246,19 +246,19 @@ check "17 a rollback published through A: 201" test "$st" = 201
 if wait_b_serves "$T/b1"; then ok "18 B serves the rollback target v1"
 else notok "18 B serves the rollback target v1"; fi
 check "18 ... naming the authorization" test -n "$(hdr Warden-Rollback-Authorization)"
-mkb "$T/b10" 100 --previous "$TOP"
-st=$(on_b ld_send "$D" adm PUT policy-bundles "$T/b10")
+mkb "$T/b100" 100 --previous "$TOP"
+st=$(on_b ld_send "$D" adm PUT policy-bundles "$T/b100")
 check "19 v100 published through B ends the rollback: 201" test "$st" = 201
 for i in $(seq 1 300); do
     st=$(on_a ld_curl "$D" f1 GET policy/latest)
-    [ "$st" = 200 ] && cmp -s "$T/body" "$T/b10" && break
+    [ "$st" = 200 ] && cmp -s "$T/body" "$T/b100" && break
     sleep 0.1
 done
-same_file "19 ... and A serves v100" "$T/body" "$T/b10"
+same_file "19 ... and A serves v100" "$T/body" "$T/b100"
 check "19 ... without Warden-Rollback-Authorization" test -z "$(hdr Warden-Rollback-Authorization)"
 
 # ---- 3. racing publishes of one version through A and B ----
-prev=$T/b10
+prev=$T/b100
 for round in 1 2 3 4 5; do
     v=$((120 + round))
     for j in a b; do
