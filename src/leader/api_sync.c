@@ -2,7 +2,8 @@
  * write (SPEC §16): a changed stream is re-read from the store and merged into the view (new
  * bundles and kills added, the active rollback set or cleared), newer rosters are followed by
  * rotation, and after a reconnection the whole view is rebuilt; then the held polls concerned
- * are woken. It runs on the store watcher's thread, never on a worker's loop. It must never
+ * are woken; a follower's labels stored through another leader are followed too. It runs on
+ * the store watcher's thread, never on a worker's loop. It must never
  * drop what a local publish put in the view (it holds A->publish while it reads and merges,
  * so no local publish lands in between), never take a roster that does not rotate from the
  * current one, and never hold the view's lock while reading the store. */
@@ -12,6 +13,7 @@
 
 #include "api_int.h"
 #include "base/base.h"
+#include "codec/json.h"
 #include "metrics.h"
 
 static void wake_key(wd_leader *L, const char *key)
@@ -283,6 +285,68 @@ static void resync_all(wd_leader *L)
     free(keys);
 }
 
+/* ---- a follower's labels ---- */
+
+typedef struct lab_ctx {
+    const char *instance;
+    bool found;
+    wd_stream st;
+    char *labels;
+} lab_ctx;
+
+static bool find_follower(void *ctx, const wd_store_follower *f)
+{
+    lab_ctx *x = ctx;
+    if (strcmp(f->instance, x->instance) != 0)
+        return true;
+    x->found = true;
+    x->st = f->stream;
+    x->labels = strdup(f->labels_json);
+    return false;
+}
+
+/* "org/instance": another leader stored other labels for that follower; a held poll of it may
+ * now be entitled to another bundle or kill. */
+static void labels_changed(wd_leader *L, const char *rest)
+{
+    wd_api *A = L->api;
+    const char *slash = strchr(rest, '/');
+    if (slash == NULL || (size_t)(slash - rest) != strlen(A->org) ||
+        strncmp(rest, A->org, strlen(A->org)) != 0 || !wd_id_valid(slash + 1))
+        return;
+    lab_ctx x = {slash + 1, false, {{0}, {0}, {0}}, NULL};
+    wd_err e;
+    wd_err_clear(&e);
+    wd_code c = L->store->ops->each_follower(L->store, A->org, find_follower, &x, &e);
+    if (c == WD_OK && x.found && x.labels == NULL)
+        c = wd_err_set(&e, WD_E_NOMEM, "out of memory");
+    if (c != WD_OK) {
+        sync_error(L, "labels", &e);
+        free(x.labels);
+        return;
+    }
+    if (!x.found)
+        return;
+    json_t *v = NULL;
+    bool changed = false;
+    if (wd_json_parse((const unsigned char *)x.labels, strlen(x.labels),
+                      WD_HTTP_MAX_BODY_OTHER, &v, NULL) == WD_OK && json_is_object(v)) {
+        pthread_rwlock_wrlock(&A->lock);
+        if (!api_view_set_labels(A, &x.st, x.instance, v, &changed)) {
+            wd_err_set(&e, WD_E_NOMEM, "out of memory");
+            sync_error(L, "labels", &e);
+        }
+        pthread_rwlock_unlock(&A->lock);
+    }
+    json_decref(v);
+    free(x.labels);
+    if (changed) {
+        char key[3 * (WD_MAX_ID_LEN + 1)];
+        api_stream_key(&x.st, key, sizeof key);
+        wake_key(L, key);
+    }
+}
+
 /* Split "org/fleet/env" into st; false when key is not three ids. */
 static bool parse_key(const char *key, wd_stream *st)
 {
@@ -311,6 +375,10 @@ void wd_api_changed(wd_leader *L, const char *key)
     }
     if (strcmp(key, "!roster") == 0) {
         roster_advance(L);
+        return;
+    }
+    if (strncmp(key, "!labels/", 8) == 0) {
+        labels_changed(L, key + 8);
         return;
     }
     wd_stream st;

@@ -161,7 +161,8 @@ typedef struct wd_store_ops {
 
     /* Optional (NULL when no other process can change the store behind the leader's back, as
      * in SQLite): hearing of the changes other leaders make. Every put that creates something
-     * in a stream announces the stream's key ("org/fleet/env") when it commits.
+     * in a stream announces the stream's key ("org/fleet/env") when it commits; a new roster
+     * "!roster"; a follower's status with other labels than stored "!labels/org/instance".
      * watch_open: (re)open the one dedicated connection and start listening; *fd is its socket,
      * to watch for reading. On error nothing is open. Not thread-safe: one watcher calls these.
      * watch_read: after *fd became readable, hand every announcement received to cb (changes

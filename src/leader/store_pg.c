@@ -1330,14 +1330,20 @@ static wd_code pg_put_status(wd_store *base, const wd_store_follower *f, wd_err 
         if (c == NULL) {
             code = WD_E_IO;
         } else {
-            /* one statement: atomic on its own */
+            /* one statement, atomic on its own; when the labels differ from the stored ones
+             * (or the follower is new) other leaders hear "!labels/org/instance" */
             PGresult *bad = NULL;
             if (!cmd(c->db,
-                     "INSERT INTO followers (org, instance, fleet, env, labels_json, "
+                     "WITH old AS (SELECT labels_json FROM followers WHERE org = $1 AND "
+                     "instance = $2), "
+                     "up AS (INSERT INTO followers (org, instance, fleet, env, labels_json, "
                      "status_json, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                      "ON CONFLICT (org, instance) DO UPDATE SET fleet = excluded.fleet, "
                      "env = excluded.env, labels_json = excluded.labels_json, "
-                     "status_json = excluded.status_json, last_seen = excluded.last_seen",
+                     "status_json = excluded.status_json, last_seen = excluded.last_seen "
+                     "RETURNING 1) "
+                     "SELECT pg_notify('" PG_CHANNEL "', '!labels/' || $1 || '/' || $2) "
+                     "WHERE (SELECT labels_json FROM old) IS DISTINCT FROM $5",
                      &p, &bad))
                 code = pg_fail(c->db, bad, "put_status", e);
             PQclear(bad);

@@ -257,8 +257,23 @@ done
 same_file "19 ... and A serves v100" "$T/body" "$T/b100"
 check "19 ... without Warden-Rollback-Authorization" test -z "$(hdr Warden-Rollback-Authorization)"
 
+# labels reported through A reach B: a bundle only for zone=x, f1 polling on B, f1's status with
+# zone=x posted to A
+"$W" bundle create --policy "$D/p2.yaml" "${SCOPE[@]}" --version 110 --label zone=x \
+    --previous "$T/b100" --sign "$D/bs" --out "$T/b110" >/dev/null
+st=$(on_a ld_send "$D" adm PUT policy-bundles "$T/b110")
+check "19b a bundle for the label zone=x through A: 201" test "$st" = 201
+printf '{"schema_version":1,"instance_id":"i-1","labels":{"zone":"x"},"warden_version":"0.1.0","started_at":"%s","policy_state":"enforcing","active_bundle":{"version":100,"hash":"%s"},"kill":{"counter":1,"state":"active","honored":true},"last_error":null,"recorder_key":null}' \
+    "$(tfmt "$(date -u +%s)")" "$(payload_hash "$T/b100")" >"$T/st1"
+if hold_on_b labpoll policy/latest "\"$(payload_hash "$T/b100")\""; then
+    st=$(on_a ld_send "$D" f1 POST status "$T/st1")
+    wait "$HOLD_JOB"
+    check "19c f1 reports zone=x to A ($st): its poll held on B is answered with the zone=x bundle ($(cat "$T/labpoll.st"))" \
+        bash -c "test '$st' = 204 && test \"\$(cat '$T/labpoll.st')\" = 200 && cmp -s '$T/labpoll.body' '$T/b110'"
+else notok "19c B holds f1's poll"; fi
+
 # ---- 3. racing publishes of one version through A and B ----
-prev=$T/b100
+prev=$T/b110
 for round in 1 2 3 4 5; do
     v=$((120 + round))
     for j in a b; do
