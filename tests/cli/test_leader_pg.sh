@@ -86,6 +86,14 @@ check "08 a database at a newer schema version (2) is refused: exit 2 (got $rc)"
 check "08 ... naming both versions" grep -q 'schema version 2; this build knows versions up to 1' "$T/err"
 check "08 ... and left untouched" test "$(psql_q newer "SELECT count(*) FROM pg_tables WHERE tablename = 'bundles'"):$(psql_q newer 'SELECT version FROM warden_schema')" = "0:2"
 
+# the configuration file's `store` key reaches the same store
+printf 'store: "%s"\n' "$U" >"$T/leader.yaml"
+# shellcheck disable=SC2046
+timeout -s KILL 60 "$W" leader $(leader_args) --config "$T/leader.yaml" >"$T/out" 2>"$T/err" </dev/null
+rc=$?
+check "08 ... also when the URL comes from --config (store:): exit 2 (got $rc)" test "$rc" = 2
+check "08 ... naming version 2" grep -q 'schema version 2' "$T/err"
+
 start_fails down "postgres://warden:s3cret@127.0.0.1:$(ld_free_port)/warden?connect_timeout=3"
 check "09 a database nobody listens for: exit 1 (got $rc)" test "$rc" = 1
 check "09 ... one line: cannot connect to PostgreSQL" grep -q 'warden leader: store: cannot connect to PostgreSQL' "$T/err"
