@@ -1519,10 +1519,17 @@ static wd_code migrate(PGconn *db, wd_err *e)
     PGresult *bad = NULL, *r = NULL;
     if (!cmd(db, "BEGIN", NULL, &bad) ||
         !cmd(db, "SELECT pg_advisory_xact_lock(x'" PG_MIGRATE_LOCK "'::bigint)", NULL, &bad) ||
-        !cmd(db,
-             "CREATE TABLE IF NOT EXISTS warden_schema (id integer PRIMARY KEY CHECK (id = 1), "
-             "version integer NOT NULL)",
-             NULL, &bad) ||
+        (r = q(db, "SELECT to_regclass('warden_schema') IS NULL", NULL, PGRES_TUPLES_OK,
+               &bad)) == NULL)
+        goto fail;
+    /* created only when missing: a user that may no longer create tables can still start */
+    bool missing = PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0] == 1;
+    PQclear(r);
+    r = NULL;
+    if ((missing && !cmd(db,
+                         "CREATE TABLE warden_schema (id integer PRIMARY KEY CHECK (id = 1), "
+                         "version integer NOT NULL)",
+                         NULL, &bad)) ||
         (r = q(db, "SELECT version::bigint FROM warden_schema WHERE id = 1", NULL,
                PGRES_TUPLES_OK, &bad)) == NULL)
         goto fail;
