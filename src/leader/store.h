@@ -1,8 +1,9 @@
 /* store.h — the leader's durable store behind one small interface (SPEC §12.2 "Store", §16):
  * SQLite (store_sqlite.c, the default) and PostgreSQL (store_pg.c, several leaders on one
- * database) are two implementations of the same table of operations. The store keeps bytes exactly as published and answers the stream
- * rules atomically; it never verifies a signature (the API layer does that before calling).
- * Every operation is thread-safe: the leader's worker threads call it concurrently. */
+ * database) are two implementations of the same table of operations. The store keeps bytes
+ * exactly as published and answers the stream rules atomically; it never verifies a signature
+ * (the API layer does that before calling). Every operation is thread-safe: the leader's
+ * worker threads call it concurrently. */
 #ifndef WD_LEADER_STORE_H
 #define WD_LEADER_STORE_H
 
@@ -186,7 +187,8 @@ struct wd_store {
 
 /* Open the store a URL names: "sqlite:PATH" (created when missing, WAL, synchronous=FULL,
  * migrations run) or "postgres://..." / "postgresql://..." (a libpq URL; connected, migrations
- * run; a database that cannot be reached is WD_E_IO). Anything else is WD_E_USAGE. On success the caller owns *out (wd_store_close); on error *out is NULL. */
+ * run; a database that cannot be reached is WD_E_IO). Anything else is WD_E_USAGE. On success
+ * the caller owns *out (wd_store_close); on error *out is NULL. */
 wd_code wd_store_open(const char *url, wd_store **out, wd_err *e);
 void wd_store_close(wd_store *s);
 
