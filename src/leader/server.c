@@ -1207,9 +1207,6 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
             break;
         }
     }
-    /* no more wake-ups from other leaders' changes */
-    wd_watch_stop(s.watch);
-    s.watch = NULL;
     /* drain: every worker stops accepting, answers its held polls, finishes, exits */
     __atomic_store_n(&L->draining, 1, __ATOMIC_RELEASE); /* read by handlers on workers */
     for (int i = 0; i < nw; i++) {
@@ -1227,7 +1224,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         wd_log(L, WD_LOG_INFO, "stop", "detail", "drained", NULL);
 
 out:
+    /* after the workers (the probe reads s.watch), before their loops are freed (the watcher
+     * queues wake-ups to them; draining workers ignore those) */
     wd_watch_stop(s.watch);
+    s.watch = NULL;
     L->wake = NULL;
     L->wake_ctx = NULL;
     for (int i = 0; i < s.nw; i++)
