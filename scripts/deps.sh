@@ -8,6 +8,7 @@ pkgs=(
   libcurl4-openssl-dev libevent-dev libsqlite3-dev libpq-dev libseccomp-dev
   nodejs npm python3 ca-certificates curl openssl jq
   chromium
+  postgresql
 )
 missing=()
 for p in "${pkgs[@]}"; do

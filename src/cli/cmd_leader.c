@@ -40,7 +40,11 @@ static const char usage[] =
     "  --trust-domain TD       the SPIFFE trust domain of followers and administrators\n"
     "  --roster FILE           the trust roster envelope\n"
     "  --pin DIGEST            root key fingerprint (keyid) the roster must chain to\n"
-    "  --store URL             sqlite:PATH (default sqlite:/var/lib/warden/leader.db)\n"
+    "  --store URL             where messages and follower state live: sqlite:PATH\n"
+    "                          (default sqlite:/var/lib/warden/leader.db), or a PostgreSQL\n"
+    "                          URL postgres://USER@HOST:PORT/DB for several leaders sharing\n"
+    "                          one database: a publish through any of them wakes the long\n"
+    "                          polls held by all (docs/STORE.md)\n"
     "  --probe-listen ADDR:PORT  plain-HTTP probe address (default 127.0.0.1:9465)\n"
     "  --ui-listen ADDR:PORT   serve the read-only fleet page here (plain HTTP; off by\n"
     "                          default). On a loopback address without --ui-token-file\n"
@@ -206,6 +210,7 @@ int cmd_leader(int argc, char **argv)
         .handle = wd_api_handle,
         .body_cap = wd_api_body_cap,
         .ready = wd_api_ready,
+        .changed = wd_api_changed,
         .ports_file = NULL,
     };
     if (wd_server_run(&L, &h, &e) != WD_OK)

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,6 +39,7 @@
 #include "server.h"
 #include "tls.h"
 #include "ui.h"
+#include "watch.h"
 
 #define HOLD_BUCKETS 1024
 #define LINGER_S 2           /* after an error answer, unread bytes are discarded this long */
@@ -121,6 +123,7 @@ struct server {
     worker *w;
     int nw;
     atomic_int nconns; /* mTLS connections across workers, against cfg.max_conns */
+    wd_watch *watch;   /* other leaders' changes (a shared store), or NULL */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -510,6 +513,9 @@ static void handle_probe(conn *c)
             snprintf(why, sizeof why, "not ready: store unreachable: %s\n", e.msg);
         else if (s->h->ready == NULL || !s->h->ready(L))
             snprintf(why, sizeof why, "not ready: roster not loaded\n");
+        else if (!wd_watch_ok(s->watch))
+            snprintf(why, sizeof why, "not ready: not hearing other leaders' changes to the "
+                                      "store\n");
         if (why[0])
             wd_http_resp_body(rs, 503, why, strlen(why));
         else
@@ -922,6 +928,10 @@ static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sock
         return;
     }
     wd_metrics_conns(s->L->metrics, +1);
+    /* an answer goes out as it is written: a response split over several TLS records must not
+     * wait for the peer's delayed ACK (Nagle), which held woken long polls back ~40 ms */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL *ssl = SSL_new(s->ctx);
     struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl,
                                                                    BUFFEREVENT_SSL_ACCEPTING,
@@ -1412,8 +1422,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
            ui_actual, "ui_token", wd_ui_has_token(s.ui) ? "required" : "none",
            "workers", workers_text, "store",
            L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
+    if (h->changed != NULL)
+        rc = wd_watch_start(L, h->changed, &s.watch, e);
 
-    for (int i = 0; i < nw; i++) {
+    for (int i = 0; i < nw && rc == WD_OK; i++) {
         if (pthread_create(&s.w[i].th, NULL, worker_main, &s.w[i]) != 0) {
             rc = wd_err_set(e, WD_E_IO, "cannot start a worker thread");
             break;
@@ -1453,6 +1465,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         wd_log(L, WD_LOG_INFO, "stop", "detail", "drained", NULL);
 
 out:
+    /* after the workers (the probe reads s.watch), before their loops are freed (the watcher
+     * queues wake-ups to them; draining workers ignore those) */
+    wd_watch_stop(s.watch);
+    s.watch = NULL;
     L->wake = NULL;
     L->wake_ctx = NULL;
     for (int i = 0; i < s.nw; i++)
