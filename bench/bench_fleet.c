@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -51,6 +53,7 @@
 #define MAX_PORTS   8
 #define MAX_ROUNDS  32
 #define MAX_N       60000
+#define MAX_ATTEMPTS 5             /* connections per follower after its first */
 #define HEAD_CAP    4096
 #define REQ_CAP     1024
 #define CACHE_MAGIC "warden-bench-fleet-leaves v1"
@@ -67,11 +70,11 @@ typedef struct opts {
     int n, threads, max_handshakes, sources, wait_s, rounds, first_version;
     const char *publish_cmd;     /* "%d" stands for the round's version */
     const char *pids;            /* leader processes: RSS and CPU */
-    double timeout_s, settle_s;
+    double timeout_s, settle_s, connect_timeout_s;
 } opts;
 
-enum { PH_CONNECT, PH_SYNC, PH_STOP };
-enum { ST_NEW, ST_CONNECTING, ST_HANDSHAKE, ST_IDLE, ST_SENDING, ST_HEAD, ST_BODY, ST_DEAD };
+enum { PH_RUN, PH_STOP };
+enum { ST_NEW, ST_CONNECTING, ST_HANDSHAKE, ST_SENDING, ST_HEAD, ST_BODY, ST_DEAD };
 
 typedef struct follower {
     int fd;
@@ -79,6 +82,8 @@ typedef struct follower {
     uint8_t state;
     bool holding;                 /* the request in flight is a held poll */
     bool counted_hold;
+    bool established_once;
+    uint8_t attempts;             /* reconnections so far */
     uint32_t events;
     uint32_t idx;
     int port, src;
@@ -99,7 +104,7 @@ typedef struct shared {
     uint64_t t_start;
     _Atomic int phase;
     _Atomic int round;                 /* -1 before the first publish */
-    _Atomic long established, failed, dead, held, synced, rejected, bad_status;
+    _Atomic long established, failed, dead, held, synced, rejected, bad_status, reconnects;
     _Atomic long done[MAX_ROUNDS];
     _Atomic uint64_t t_first_hs, t_last_hs;
     _Atomic long last_code;            /* wd_code of the last rejection */
@@ -114,9 +119,10 @@ typedef struct worker {
     shared *sh;
     SSL_CTX *ctx;
     follower *f;
+    follower **retry;             /* lost connections waiting to connect again */
+    size_t nretry;
     size_t n, next_open;
     int inflight;
-    bool sync_started;
     uint64_t verify_ns, verify_n;
     char scratch[16384];
 } worker;
@@ -128,7 +134,7 @@ static void usage(void)
 "                   --publish-cmd CMD --pid PID[,PID...] [--n N] [--rounds R]\n"
 "                   [--first-version V] [--cache FILE] [--ca CA] [--prefix P] [--threads T]\n"
 "                   [--max-handshakes K] [--sources S] [--wait S] [--timeout S] [--settle S]\n"
-"                   [--servername NAME] [--label TEXT]\n"
+"                   [--connect-timeout S] [--servername NAME] [--label TEXT]\n"
 "Simulates N followers (instance ids P00000..), each with its own certificate from the CA in\n"
 "DIR and its own mTLS connection to 127.0.0.1:P (followers split between the ports), long\n"
 "polling GET /api/v1/conductor/policy/latest. Each round runs CMD with %%d replaced by the\n"
@@ -164,10 +170,27 @@ static int cache_read(const opts *o, const char *header, shared *sh, int want)
     }
     time_t limit = time(NULL) + 86400;
     int got = 0;
-    while (got < want) {
+    /* one decoder for every key: PEM_read_PrivateKey sets up OpenSSL 3's decoder chain for
+     * each key, which costs more than issuing the key afresh */
+    EVP_PKEY *k = NULL;
+    OSSL_DECODER_CTX *dc = OSSL_DECODER_CTX_new_for_pkey(&k, "DER", "PrivateKeyInfo", "EC",
+                                                         OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL);
+    while (dc != NULL && got < want) {
         X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-        EVP_PKEY *k = x != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-        if (x == NULL || k == NULL || X509_cmp_time(X509_get0_notAfter(x), &limit) <= 0) {
+        char *name = NULL, *hdr = NULL;
+        unsigned char *der = NULL;
+        long dlen = 0;
+        bool ok = x != NULL && PEM_read(f, &name, &hdr, &der, &dlen) == 1
+                  && strcmp(name, "PRIVATE KEY") == 0;
+        const unsigned char *dp = der;
+        size_t dleft = (size_t)dlen;
+        k = NULL;
+        ok = ok && OSSL_DECODER_from_data(dc, &dp, &dleft) == 1 && k != NULL
+             && X509_cmp_time(X509_get0_notAfter(x), &limit) > 0;
+        OPENSSL_free(name);
+        OPENSSL_free(hdr);
+        OPENSSL_clear_free(der, (size_t)(dlen > 0 ? dlen : 0));
+        if (!ok) {
             X509_free(x);
             EVP_PKEY_free(k);
             break;
@@ -176,6 +199,7 @@ static int cache_read(const opts *o, const char *header, shared *sh, int want)
         sh->key[got] = k;
         got++;
     }
+    OSSL_DECODER_CTX_free(dc);
     ERR_clear_error();
     fclose(f);
     return got;
@@ -295,8 +319,8 @@ static void conn_close(worker *w, follower *c)
     c->body = NULL;
 }
 
-/* The follower is out of the run: its connection failed or was closed, or it rejected. */
-static void conn_dead(worker *w, follower *c, bool before_established)
+/* The follower is out of the run: an answer it cannot use, or a rejection. */
+static void conn_dead(worker *w, follower *c)
 {
     shared *sh = w->sh;
     if (c->counted_hold) {
@@ -305,7 +329,27 @@ static void conn_dead(worker *w, follower *c, bool before_established)
     }
     conn_close(w, c);
     c->state = ST_DEAD;
-    atomic_fetch_add(before_established ? &sh->failed : &sh->dead, 1);
+    atomic_fetch_add(c->established_once ? &sh->dead : &sh->failed, 1);
+}
+
+/* The connection failed or was closed: connect again, as an agent does, at most MAX_ATTEMPTS
+ * times per follower; then the follower is out of the run. */
+static void conn_lost(worker *w, follower *c)
+{
+    shared *sh = w->sh;
+    if (c->attempts >= MAX_ATTEMPTS || atomic_load(&sh->phase) != PH_RUN) {
+        conn_dead(w, c);
+        return;
+    }
+    if (c->counted_hold) {
+        c->counted_hold = false;
+        atomic_fetch_sub(&sh->held, 1);
+    }
+    conn_close(w, c);
+    c->attempts++;
+    c->state = ST_NEW;
+    w->retry[w->nretry++] = c;
+    atomic_fetch_add(&sh->reconnects, 1);
 }
 
 static void conn_open(worker *w, follower *c)
@@ -313,8 +357,7 @@ static void conn_open(worker *w, follower *c)
     c->fd = bu_connect_loopback(c->port, c->src);
     c->events = 0;
     if (c->fd < 0) {
-        c->state = ST_DEAD;
-        atomic_fetch_add(&w->sh->failed, 1);
+        conn_lost(w, c);
         return;
     }
     uint64_t t = bu_now_ns(), zero = 0;
@@ -361,7 +404,8 @@ static bool verify_apply(worker *w, follower *c)
     int64_t now = (int64_t)time(NULL);
     wd_err e;
     wd_err_clear(&e);
-    uint64_t t = bu_now_ns();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     wd_bundle *b = NULL;
     wd_code code = wd_bundle_verify(c->body, c->blen, sh->roster, &id, now, 0, &b, &e);
     wd_bundle_step step = WD_BUNDLE_NOOP;
@@ -377,7 +421,8 @@ static bool verify_apply(worker *w, follower *c)
         snprintf(c->etag, sizeof c->etag, "\"%s\"", c->active->hash);
     }
     wd_bundle_free(b);
-    w->verify_ns += bu_now_ns() - t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    w->verify_ns += (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec));
     w->verify_n++;
     if (code != WD_OK) {
         atomic_fetch_add(&sh->rejected, 1);
@@ -401,7 +446,7 @@ static void response_done(worker *w, follower *c)
     if (c->status == 200) {
         bool first = c->active == NULL;
         if (!verify_apply(w, c)) {
-            conn_dead(w, c, false);
+            conn_dead(w, c);
             return;
         }
         if (first)
@@ -415,13 +460,13 @@ static void response_done(worker *w, follower *c)
         }
     } else if (c->status != 304 || !c->holding) {
         atomic_fetch_add(&sh->bad_status, 1);
-        conn_dead(w, c, false);
+        conn_dead(w, c);
         return;
     }
     free(c->body);
     c->body = NULL;
     if (c->close_after) {
-        conn_dead(w, c, false);
+        conn_lost(w, c);
         return;
     }
     start_request(c);
@@ -437,7 +482,7 @@ static void conn_step(worker *w, follower *c)
             int err = 0;
             socklen_t len = sizeof err;
             if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-                conn_dead(w, c, true);
+                conn_lost(w, c);
                 return;
             }
             c->ssl = SSL_new(w->ctx);
@@ -454,26 +499,18 @@ static void conn_step(worker *w, follower *c)
             int r = SSL_do_handshake(c->ssl);
             if (r != 1) {
                 if (!ssl_wait(w, c, r))
-                    conn_dead(w, c, true);
+                    conn_lost(w, c);
                 return;
             }
             w->inflight--;
-            atomic_fetch_add(&sh->established, 1);
+            if (!c->established_once) {
+                c->established_once = true;
+                atomic_fetch_add(&sh->established, 1);
+            }
             atomic_store(&sh->t_last_hs, bu_now_ns());
-            c->state = ST_IDLE;
-            set_events(w, c, EPOLLIN);
-            if (atomic_load(&sh->phase) >= PH_SYNC)
-                start_request(c);
+            /* as an agent does on start: fetch the current bundle at once, then hold polls */
+            start_request(c);
             break;
-        }
-        case ST_IDLE: {
-            /* connected, nothing asked yet: session tickets, or the peer closing */
-            int r = SSL_read(c->ssl, w->scratch, sizeof w->scratch);
-            if (r > 0)
-                continue;
-            if (!ssl_wait(w, c, r))
-                conn_dead(w, c, false);
-            return;
         }
         case ST_SENDING: {
             char req[REQ_CAP];
@@ -488,7 +525,7 @@ static void conn_step(worker *w, follower *c)
             int r = SSL_write(c->ssl, req, n);
             if (r <= 0) {
                 if (!ssl_wait(w, c, r))
-                    conn_dead(w, c, false);
+                    conn_lost(w, c);
                 return;
             }
             if (c->holding) {
@@ -504,7 +541,7 @@ static void conn_step(worker *w, follower *c)
             int r = SSL_read(c->ssl, c->head + c->hlen, (int)(HEAD_CAP - c->hlen));
             if (r <= 0) {
                 if (!ssl_wait(w, c, r))
-                    conn_dead(w, c, false);
+                    conn_lost(w, c);
                 return;
             }
             c->hlen += (size_t)r;
@@ -512,7 +549,7 @@ static void conn_step(worker *w, follower *c)
             int ph = bu_parse_head(c->head, c->hlen, HEAD_CAP, &h);
             if (ph < 0 || (ph > 0 && (size_t)h.content_length > WD_MAX_BUNDLE_ENVELOPE)) {
                 atomic_fetch_add(&sh->bad_status, 1);
-                conn_dead(w, c, false);
+                conn_dead(w, c);
                 return;
             }
             if (ph == 0)
@@ -521,7 +558,7 @@ static void conn_step(worker *w, follower *c)
             c->close_after = h.close_after;
             size_t extra = c->hlen - h.len;
             if (extra > (size_t)h.content_length) {
-                conn_dead(w, c, false);   /* pipelined or unframed bytes: not expected */
+                conn_dead(w, c);   /* pipelined or unframed bytes: not expected */
                 return;
             }
             c->bwant = (size_t)h.content_length;
@@ -529,7 +566,7 @@ static void conn_step(worker *w, follower *c)
             if (c->bwant > 0) {
                 c->body = malloc(c->bwant);
                 if (c->body == NULL) {
-                    conn_dead(w, c, false);
+                    conn_dead(w, c);
                     return;
                 }
                 memcpy(c->body, c->head + h.len, extra);
@@ -548,7 +585,7 @@ static void conn_step(worker *w, follower *c)
             int r = SSL_read(c->ssl, c->body + c->blen, (int)(c->bwant - c->blen));
             if (r <= 0) {
                 if (!ssl_wait(w, c, r))
-                    conn_dead(w, c, false);
+                    conn_lost(w, c);
                 return;
             }
             c->blen += (size_t)r;
@@ -574,17 +611,11 @@ static void *worker_main(void *arg)
         int ph = atomic_load(&sh->phase);
         if (ph == PH_STOP)
             break;
+        while (w->nretry > 0 && w->inflight < sh->o->max_handshakes)
+            conn_open(w, w->retry[--w->nretry]);
         while (w->next_open < w->n && w->inflight < sh->o->max_handshakes) {
             follower *c = &w->f[w->next_open++];
             conn_open(w, c);
-        }
-        if (ph >= PH_SYNC && !w->sync_started) {
-            w->sync_started = true;
-            for (size_t i = 0; i < w->n; i++)
-                if (w->f[i].state == ST_IDLE) {
-                    start_request(&w->f[i]);
-                    conn_step(w, &w->f[i]);
-                }
         }
         int n = epoll_wait(w->ep, ev, 256, 5);
         for (int i = 0; i < n; i++) {
@@ -690,8 +721,8 @@ static bool round_done(shared *sh)
 
 int main(int argc, char **argv)
 {
-    opts o = { .n = 1000, .rounds = 3, .first_version = 2, .max_handshakes = 64,
-               .wait_s = 300, .timeout_s = 120, .settle_s = 1, .servername = "localhost",
+    opts o = { .n = 1000, .rounds = 3, .first_version = 2, .max_handshakes = 16,
+               .wait_s = 300, .timeout_s = 120, .connect_timeout_s = 900, .settle_s = 1, .servername = "localhost",
                .host = "localhost", .path = "/api/v1/conductor/policy/latest", .label = "",
                .prefix = "sim-" };
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -705,7 +736,7 @@ int main(int argc, char **argv)
         { "max-handshakes", 1, NULL, 'm' }, { "sources", 1, NULL, 's' },
         { "wait", 1, NULL, 'W' }, { "timeout", 1, NULL, 'T' }, { "settle", 1, NULL, 'S' },
         { "publish-cmd", 1, NULL, 'C' }, { "pid", 1, NULL, 'P' },
-        { "servername", 1, NULL, 'N' }, { "label", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
+        { "connect-timeout", 1, NULL, 'c' }, { "servername", 1, NULL, 'N' }, { "label", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
@@ -731,6 +762,7 @@ int main(int argc, char **argv)
         case 'W': o.wait_s = atoi(optarg); break;
         case 'T': o.timeout_s = atof(optarg); break;
         case 'S': o.settle_s = atof(optarg); break;
+        case 'c': o.connect_timeout_s = atof(optarg); break;
         case 'C': o.publish_cmd = optarg; break;
         case 'P': o.pids = optarg; break;
         case 'N': o.servername = optarg; break;
@@ -744,7 +776,8 @@ int main(int argc, char **argv)
         || o.rounds < 1 || o.rounds > MAX_ROUNDS || o.first_version < 1 || o.threads < 1
         || o.threads > MAX_THREADS || o.max_handshakes < 1 || o.sources < 0
         || o.sources > 254 || o.wait_s < 1 || o.wait_s > 300 || o.timeout_s <= 0
-        || o.timeout_s > 3600 || o.settle_s < 0 || o.settle_s > 60
+        || o.timeout_s > 3600 || o.connect_timeout_s <= 0 || o.connect_timeout_s > 3600
+        || o.settle_s < 0 || o.settle_s > 60
         || strlen(o.prefix) + 5 > WD_MAX_ID_LEN)
         usage();
     char ca_default[4096];
@@ -808,6 +841,11 @@ int main(int argc, char **argv)
         }
         w->n = per + ((size_t)t < rem ? 1 : 0);
         w->f = fs + at;
+        w->retry = calloc(w->n, sizeof *w->retry);
+        if (w->retry == NULL) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return 1;
+        }
         at += w->n;
     }
 
@@ -819,39 +857,41 @@ int main(int argc, char **argv)
            o.label, *o.label ? "  " : "", o.n, ports_s, o.threads,
            o.sources > 0 ? o.sources : 1, o.wait_s);
 
-    /* 1. connect: every follower's mTLS handshake, nothing else */
+    /* 1. connect: every follower's mTLS handshake; each then fetches and verifies the
+     * current bundle and holds a poll, as an agent does when it starts */
     long rss0 = bu_rss_kib(o.pids);
     double lcpu0 = bu_cpu_s(o.pids), scpu0 = bu_self_cpu_s();
     sh->t_start = bu_now_ns();
-    atomic_store(&sh->phase, PH_CONNECT);
+    atomic_store(&sh->phase, PH_RUN);
     for (int t = 0; t < o.threads; t++)
         if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) != 0) {
             fprintf(stderr, PROG ": cannot start a thread\n");
             return 1;
         }
-    bool ok = wait_until(sh, all_connected, o.timeout_s);
+    bool ok = wait_until(sh, all_connected, o.connect_timeout_s);
     double lcpu1 = bu_cpu_s(o.pids), scpu1 = bu_self_cpu_s();
     long est = atomic_load(&sh->established);
     uint64_t hs0 = atomic_load(&sh->t_first_hs), hs1 = atomic_load(&sh->t_last_hs);
     double hs_s = hs1 > hs0 ? (double)(hs1 - hs0) / 1e9 : 0;
     double hs_rate = hs_s > 0 ? (double)est / hs_s : 0;
     printf("  connect: %ld of %d established (%ld failed%s) in %.2f s: %.0f handshakes/s; "
-           "leader CPU %.2f s (%.0f us per handshake), simulator CPU %.2f s\n", est, o.n,
+           "leader CPU %.2f s (%.0f us per connection: handshake, first GET, held poll), "
+           "simulator CPU %.2f s\n", est, o.n,
            atomic_load(&sh->failed), ok ? "" : ", deadline passed", hs_s, hs_rate,
            lcpu1 - lcpu0, est > 0 ? (lcpu1 - lcpu0) * 1e6 / (double)est : 0.0, scpu1 - scpu0);
 
     /* 2. sync: each follower fetches and verifies the current bundle, then holds a poll */
     uint64_t ts = bu_now_ns();
-    atomic_store(&sh->phase, PH_SYNC);
     ok = wait_until(sh, all_held, o.timeout_s) && ok;
-    bu_sleep_s(o.settle_s);   /* the leaders parse and park the last polls */
     double t_sync = (double)(bu_now_ns() - ts) / 1e9;
+    bu_sleep_s(o.settle_s);   /* the leaders parse and park the last polls */
     long rss_held = bu_rss_kib(o.pids);
     long held = atomic_load(&sh->held);
     double per_poll = held > 0 ? (double)(rss_held - rss0) * 1024.0 / (double)held : 0;
     printf("  sync: %ld followers fetched and verified the current bundle and hold a poll "
-           "(%.2f s); %ld rejected, %ld other answers, %ld connections lost\n", held, t_sync,
-           atomic_load(&sh->rejected), atomic_load(&sh->bad_status), atomic_load(&sh->dead));
+           "(%.2f s after the last handshake); %ld rejected, %ld other answers, %ld followers "
+           "lost, %ld reconnections\n", held, t_sync, atomic_load(&sh->rejected),
+           atomic_load(&sh->bad_status), atomic_load(&sh->dead), atomic_load(&sh->reconnects));
     printf("  leader RSS: %ld KiB before the connections, %ld KiB with %ld held polls: %.0f B "
            "per held poll (its TLS connection included)\n", rss0, rss_held, held, per_poll);
     printf("RESULT mode=fleet label=%s n=%d established=%ld held=%ld hs_s=%.3f hs_per_s=%.0f "
@@ -907,21 +947,21 @@ int main(int argc, char **argv)
                "followers verified it%s in %.2f s\n", r + 1, v, pexit, ms(t1 - t0), nl, alive,
                all ? "" : " (deadline passed)", (double)(t2 - t0) / 1e9);
         printf("    publish -> received and verified: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  "
-               "max %.1f ms   (received: p50 %.1f  p99 %.1f  max %.1f ms)\n",
+               "max %.1f ms   (received: first %.1f  p50 %.1f  p99 %.1f  max %.1f ms)\n",
                ms(quant(lat, nl, 0.5)), ms(quant(lat, nl, 0.9)), ms(quant(lat, nl, 0.99)),
-               ms(quant(lat, nl, 1.0)), ms(quant(rlat, nl, 0.5)), ms(quant(rlat, nl, 0.99)),
-               ms(quant(rlat, nl, 1.0)));
-        printf("    leader CPU %.2f s, simulator CPU %.2f s (verification %.0f us per bundle, "
-               "%.2f s for %llu bundles)\n", l1 - l0, s1 - s0,
+               ms(quant(lat, nl, 1.0)), ms(nl ? rlat[0] : 0), ms(quant(rlat, nl, 0.5)),
+               ms(quant(rlat, nl, 0.99)), ms(quant(rlat, nl, 1.0)));
+        printf("    leader CPU %.2f s, simulator CPU %.2f s (verification: %.0f us of CPU per "
+               "bundle, %.2f s for %llu bundles)\n", l1 - l0, s1 - s0,
                vn ? (double)vns / 1e3 / (double)vn : 0.0, (double)vns / 1e9,
                (unsigned long long)vn);
         printf("RESULT mode=round label=%s n=%d round=%d version=%d alive=%ld verified=%zu "
                "publish_exit=%d publish_ms=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f "
-               "recv_p50_ms=%.1f recv_p99_ms=%.1f leader_cpu_s=%.2f sim_cpu_s=%.2f "
+               "recv_first_ms=%.1f recv_p50_ms=%.1f recv_p99_ms=%.1f leader_cpu_s=%.2f sim_cpu_s=%.2f "
                "verify_us=%.0f\n", *o.label ? o.label : "-", o.n, r + 1, v, alive, nl, pexit,
                ms(t1 - t0), ms(quant(lat, nl, 0.5)), ms(quant(lat, nl, 0.9)),
-               ms(quant(lat, nl, 0.99)), ms(quant(lat, nl, 1.0)), ms(quant(rlat, nl, 0.5)),
-               ms(quant(rlat, nl, 0.99)), l1 - l0, s1 - s0,
+               ms(quant(lat, nl, 0.99)), ms(quant(lat, nl, 1.0)), ms(nl ? rlat[0] : 0),
+               ms(quant(rlat, nl, 0.5)), ms(quant(rlat, nl, 0.99)), l1 - l0, s1 - s0,
                vn ? (double)vns / 1e3 / (double)vn : 0.0);
         fflush(stdout);
         if (!all || pexit != 0 || (long)nl != (long)o.n)
@@ -932,9 +972,10 @@ int main(int argc, char **argv)
         printf("  %ld rejections, the last: %s\n", rej,
                wd_code_name((wd_code)atomic_load(&sh->last_code)));
     if (atomic_load(&sh->bad_status) > 0 || atomic_load(&sh->dead) > 0
-        || atomic_load(&sh->failed) > 0)
-        printf("  %ld unexpected answers, %ld connections lost, %ld never established\n",
-               atomic_load(&sh->bad_status), atomic_load(&sh->dead), atomic_load(&sh->failed));
+        || atomic_load(&sh->failed) > 0 || atomic_load(&sh->reconnects) > 0)
+        printf("  %ld unexpected answers, %ld followers lost, %ld never established, "
+               "%ld reconnections\n", atomic_load(&sh->bad_status), atomic_load(&sh->dead),
+               atomic_load(&sh->failed), atomic_load(&sh->reconnects));
     if (rej > 0 || atomic_load(&sh->failed) > 0)
         ok = false;
 
@@ -943,6 +984,7 @@ int main(int argc, char **argv)
         pthread_join(ws[t].th, NULL);
         SSL_CTX_free(ws[t].ctx);
         close(ws[t].ep);
+        free(ws[t].retry);
     }
     for (int i = 0; i < o.n; i++) {
         wd_bundle_free(fs[i].active);

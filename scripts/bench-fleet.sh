@@ -21,14 +21,18 @@
 # FLEET_LEADER_FLAGS (default "--workers <cores> --log-level warn"; with --pg the two leaders
 # get "--workers 1 --log-level warn" each), FLEET_PG_URL (--pg: use this database instead of a
 # scratch cluster; it must be empty or a warden store), BENCH_KEEP=1 (keep the scratch
-# directory with the leaders' logs), FLEET_QUIET=1 (no progress lines from bench_fleet).
+# directory with the leaders' logs), FLEET_QUIET=1 (no progress lines from bench_fleet),
+# FLEET_CACHE (where the CA and the followers' certificates are kept; default
+# BUILD_DIR/bench/fleet-cache), FLEET_SETTLE (seconds the leaders get to park the polls before
+# each publish, 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG=0
 if [ "${1:-}" = --pg ]; then PG=1; shift; fi
 BUILD=${1:-build}
-W=$PWD/$BUILD/src/cli/warden
-B=$PWD/$BUILD/bench/bench_fleet
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+W=$BUILD/src/cli/warden
+B=$BUILD/bench/bench_fleet
 NS=${FLEET_NS:-1000 5000 10000}
 ROUNDS=${FLEET_ROUNDS:-5}
 RUNS=${FLEET_RUNS:-1}
@@ -45,7 +49,7 @@ for f in "$W" "$B"; do
   [ -x "$f" ] || { echo "bench-fleet: $f is missing: build first (ninja -C $BUILD)" >&2; exit 1; }
 done
 
-CACHE=$PWD/$BUILD/bench/fleet-cache
+CACHE=${FLEET_CACHE:-$BUILD/bench/fleet-cache}
 D=$(mktemp -d /tmp/warden-bench-fleet.XXXXXX)
 LEADER_PIDS=() PG_DIR=
 stop_leaders() {
@@ -181,7 +185,7 @@ for n in $NS; do
       exec "$B" --port "$ports" --ca-dir "$CACHE/ca" --cache "$CACHE/leaves.pem" \
         --roster "$D/roster.json" --pin "$PIN" --org "$ORG" --fleet "$FLEET" --env "$ENVN" \
         --n "$n" --rounds "$ROUNDS" --first-version 2 --wait "$WAIT" --pid "$pids" \
-        --publish-cmd "$cmd" --label "n=$n" ) > "$D/run.$run.txt"
+        --publish-cmd "$cmd" --settle "${FLEET_SETTLE:-1}" --label "n=$n" ) > "$D/run.$run.txt"
     rc=$?
     tee -a "$RES" < "$D/run.$run.txt" | { if [ "${FLEET_QUIET:-0}" = 1 ]; then cat >/dev/null; else grep -v '^RESULT'; fi; }
     if [ "$rc" != 0 ]; then
