@@ -39,7 +39,11 @@ static const char usage[] =
     "  --trust-domain TD       the SPIFFE trust domain of followers and administrators\n"
     "  --roster FILE           the trust roster envelope\n"
     "  --pin DIGEST            root key fingerprint (keyid) the roster must chain to\n"
-    "  --store URL             sqlite:PATH (default sqlite:/var/lib/warden/leader.db)\n"
+    "  --store URL             where messages and follower state live: sqlite:PATH (default\n"
+    "                          sqlite:/var/lib/warden/leader.db), or postgres://USER@HOST:PORT/DB\n"
+    "                          (a libpq URL) for several leaders sharing one PostgreSQL\n"
+    "                          database; a publish through any of them wakes the long polls\n"
+    "                          held by all; docs/STORE.md has the details\n"
     "  --probe-listen ADDR:PORT  plain-HTTP probe address (default 127.0.0.1:9465)\n"
     "  --ui-listen ADDR:PORT   reserved for the fleet page (accepted, not served yet)\n"
     "  --config FILE           YAML file with the same settings (keys: listen, cert, key,\n"
@@ -194,6 +198,7 @@ int cmd_leader(int argc, char **argv)
         .handle = wd_api_handle,
         .body_cap = wd_api_body_cap,
         .ready = wd_api_ready,
+        .changed = wd_api_changed,
         .ports_file = NULL,
     };
     if (wd_server_run(&L, &h, &e) != WD_OK)

@@ -208,6 +208,12 @@ static bool decode_audience(load_ctx *x, const char *what, const char *json, wd_
     return c == WD_OK;
 }
 
+bool api_decode_audience(wd_leader *L, const char *what, const char *json, wd_audience *a)
+{
+    load_ctx x = {L, NULL, false};
+    return decode_audience(&x, what, json, a);
+}
+
 static bool load_bundle(void *ctx, const wd_store_msg *m)
 {
     load_ctx *x = ctx;
@@ -279,7 +285,7 @@ static bool load_follower(void *ctx, const wd_store_follower *f)
     return ok;
 }
 
-static wd_code load_view(wd_leader *L, wd_api *A, wd_err *e)
+wd_code api_load_view(wd_leader *L, wd_api *A, wd_err *e)
 {
     load_ctx x = {L, A, false};
     wd_store *s = L->store;
@@ -338,7 +344,7 @@ wd_code wd_api_init_clock(wd_leader *L, int64_t (*clock)(void *ctx), void *ctx, 
     wd_code c = load_roster(L, A, &A->roster, e);
     if (c == WD_OK) {
         snprintf(A->org, sizeof A->org, "%s", A->roster->r->org_id);
-        c = load_view(L, A, e);
+        c = api_load_view(L, A, e);
     }
     if (c != WD_OK) {
         api_free(A);

@@ -20,6 +20,14 @@
 wd_code wd_api_init(wd_leader *L, wd_err *e);
 void wd_api_fini(wd_leader *L);
 
+/* Another leader sharing the store changed something (server handler `changed`, called on
+ * the store watcher's thread): key "org/fleet/env" re-reads that stream's bundles, kills and
+ * active rollback into the view; "!roster" follows the store's newer rosters by rotation; NULL
+ * re-reads everything (after the watcher reconnected). Then the held polls of every stream
+ * re-read are woken. A store error is logged and counted as operational; the view keeps what
+ * it had. */
+void wd_api_changed(wd_leader *L, const char *key);
+
 /* True when the roster is loaded (for /readyz). */
 bool wd_api_ready(const wd_leader *L);
 

@@ -112,6 +112,12 @@ void api_store_error(wd_leader *L, wd_http_resp *rs, const char *op, const wd_er
 void api_internal(wd_leader *L, wd_http_resp *rs, const char *what, const wd_err *e);
 /* Fill a stream from a follower peer. */
 void api_peer_stream(const wd_spiffe_id *p, wd_stream *st);
+/* Add to A's view (A->org's streams only) every bundle, kill, active rollback and follower the
+ * store holds; entries already there stay. The caller owns A's view exclusively (no lock is
+ * taken). On error e says why and the view may hold part of the store. */
+wd_code api_load_view(wd_leader *L, wd_api *A, wd_err *e);
+/* Decode a stored audience (what names it in the warning logged when it does not decode). */
+bool api_decode_audience(wd_leader *L, const char *what, const char *json, wd_audience *a);
 
 /* ---- the view (api_view.c); every function expects the caller to hold A->lock as said ---- */
 

@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "tls.h"
+#include "watch.h"
 
 #define HOLD_BUCKETS 1024
 #define LINGER_S 2           /* after an error answer, unread bytes are discarded this long */
@@ -110,6 +111,7 @@ struct server {
     worker *w;
     int nw;
     atomic_int nconns; /* mTLS connections across workers, against cfg.max_conns */
+    wd_watch *watch;   /* other leaders' changes (a shared store), or NULL */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -372,6 +374,9 @@ static void handle_probe(conn *c)
             snprintf(why, sizeof why, "not ready: store unreachable: %s\n", e.msg);
         else if (s->h->ready == NULL || !s->h->ready(L))
             snprintf(why, sizeof why, "not ready: roster not loaded\n");
+        else if (!wd_watch_ok(s->watch))
+            snprintf(why, sizeof why, "not ready: not hearing other leaders' changes to the "
+                                      "store\n");
         if (why[0])
             wd_http_resp_body(rs, 503, why, strlen(why));
         else
@@ -1176,8 +1181,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual,
            "workers", workers_text, "store",
            L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
+    if (h->changed != NULL)
+        rc = wd_watch_start(L, h->changed, &s.watch, e);
 
-    for (int i = 0; i < nw; i++) {
+    for (int i = 0; i < nw && rc == WD_OK; i++) {
         if (pthread_create(&s.w[i].th, NULL, worker_main, &s.w[i]) != 0) {
             rc = wd_err_set(e, WD_E_IO, "cannot start a worker thread");
             break;
@@ -1200,6 +1207,9 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
             break;
         }
     }
+    /* no more wake-ups from other leaders' changes */
+    wd_watch_stop(s.watch);
+    s.watch = NULL;
     /* drain: every worker stops accepting, answers its held polls, finishes, exits */
     __atomic_store_n(&L->draining, 1, __ATOMIC_RELEASE); /* read by handlers on workers */
     for (int i = 0; i < nw; i++) {
@@ -1217,6 +1227,7 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         wd_log(L, WD_LOG_INFO, "stop", "detail", "drained", NULL);
 
 out:
+    wd_watch_stop(s.watch);
     L->wake = NULL;
     L->wake_ctx = NULL;
     for (int i = 0; i < s.nw; i++)

@@ -22,6 +22,11 @@ typedef struct wd_server_handlers {
     size_t (*body_cap)(const char *method, const char *target);
     /* Ready to serve (for /readyz, with the store's ping). */
     bool (*ready)(const wd_leader *L);
+    /* Optional: another leader sharing the store changed the stream of key ("org/fleet/env";
+     * "!roster"; NULL: anything may have changed): re-read it, then wake its held polls
+     * (L->wake). Called on the store watcher's thread (watch.h), only for stores that announce
+     * changes; /readyz is 503 while the watcher is not listening. */
+    void (*changed)(wd_leader *L, const char *key);
     /* Optional (tests): once every listener is bound, this file is written (atomically) with
      * the lines "mtls ADDR:PORT" (one per --listen) and "probe ADDR:PORT". NULL: not written. */
     const char *ports_file;

@@ -1,4 +1,4 @@
-/* store.c — opening the leader's store by URL ("sqlite:PATH", later "postgres://...") and
+/* store.c — opening the leader's store by URL ("sqlite:PATH", "postgres://...") and
  * closing it. It only dispatches to an implementation; it must never touch a store's data
  * itself, and never echo anything of a URL but its scheme (a PostgreSQL URL may carry a
  * password). */
@@ -27,8 +27,7 @@ wd_code wd_store_open(const char *url, wd_store **out, wd_err *e)
         return wd_store_sqlite_open(path, out, e);
     }
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return wd_err_set(e, WD_E_USAGE, "store: the PostgreSQL store is not available in "
-                                         "this build");
+        return wd_store_pg_open(url, out, e);
     return wd_err_set(e, WD_E_USAGE,
                       "store: unknown store URL; accepted forms are sqlite:PATH and "
                       "postgres://...");

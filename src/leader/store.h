@@ -1,6 +1,6 @@
-/* store.h — the leader's durable store behind one small interface (SPEC §12.2 "Store"): SQLite
- * (store_sqlite.c, the default) and, later, PostgreSQL are two implementations of the same
- * table of operations. The store keeps bytes exactly as published and answers the stream
+/* store.h — the leader's durable store behind one small interface (SPEC §12.2 "Store", §16):
+ * SQLite (store_sqlite.c, the default) and PostgreSQL (store_pg.c, several leaders on one
+ * database) are two implementations of the same table of operations. The store keeps bytes exactly as published and answers the stream
  * rules atomically; it never verifies a signature (the API layer does that before calling).
  * Every operation is thread-safe: the leader's worker threads call it concurrently. */
 #ifndef WD_LEADER_STORE_H
@@ -71,6 +71,15 @@ typedef struct wd_audit_head {
 } wd_audit_head;
 
 typedef struct wd_store wd_store;
+
+/* What one stream holds, for re-reading a stream another leader changed (each_of_stream). */
+typedef struct wd_store_stream_cb {
+    bool (*bundle)(void *ctx, const wd_store_msg *m);        /* ascending version */
+    bool (*kill)(void *ctx, const wd_store_msg *m);          /* ascending counter */
+    /* the stream's active rollback: r NULL when it has none (called exactly once) */
+    bool (*rollback)(void *ctx, const wd_store_rollback *r);
+    void *ctx;
+} wd_store_stream_cb;
 
 /* The operations an implementation provides. Every function returns WD_OK or an operational
  * code (WD_E_IO when the store cannot be read or written — full disk, read-only file, lost
@@ -144,6 +153,25 @@ typedef struct wd_store_ops {
     wd_code (*each_follower)(wd_store *s, const char *org,
                              bool (*cb)(void *ctx, const wd_store_follower *f), void *ctx,
                              wd_err *e);
+
+    /* Optional (NULL in SQLite): the metadata of one stream's bundles and kills and its
+     * active rollback, read in one snapshot. A callback returning false stops the walk. */
+    wd_code (*each_of_stream)(wd_store *s, const wd_stream *st, const wd_store_stream_cb *cb,
+                              wd_err *e);
+
+    /* Optional (NULL when no other process can change the store behind the leader's back, as
+     * in SQLite): hearing of the changes other leaders make. Every put that creates something
+     * in a stream announces the stream's key ("org/fleet/env") when it commits.
+     * watch_open: (re)open the one dedicated connection and start listening; *fd is its socket,
+     * to watch for reading. On error nothing is open. Not thread-safe: one watcher calls these.
+     * watch_read: after *fd became readable, hand every announcement received to cb (changes
+     * this store's own connections made are left out); WD_E_IO when the connection is lost
+     * (then call watch_close, and watch_open again later: what was announced in between is
+     * lost, so the caller re-reads everything). watch_close: close it; idempotent. */
+    wd_code (*watch_open)(wd_store *s, int *fd, wd_err *e);
+    wd_code (*watch_read)(wd_store *s, void (*cb)(void *ctx, const char *key), void *ctx,
+                          wd_err *e);
+    void (*watch_close)(wd_store *s);
 } wd_store_ops;
 
 /* The common head of every implementation's struct: callers see only this. */
@@ -156,12 +184,14 @@ struct wd_store {
 };
 
 /* Open the store a URL names: "sqlite:PATH" (created when missing, WAL, synchronous=FULL,
- * migrations run) or "postgres://..." (not built yet: WD_E_USAGE saying so). Anything else is
- * WD_E_USAGE. On success the caller owns *out (wd_store_close); on error *out is NULL. */
+ * migrations run) or "postgres://..." / "postgresql://..." (a libpq URL; connected, migrations
+ * run; a database that cannot be reached is WD_E_IO). Anything else is WD_E_USAGE. On success the caller owns *out (wd_store_close); on error *out is NULL. */
 wd_code wd_store_open(const char *url, wd_store **out, wd_err *e);
 void wd_store_close(wd_store *s);
 
 /* The implementation's own opener, used by wd_store_open. */
 wd_code wd_store_sqlite_open(const char *path, wd_store **out, wd_err *e);
+/* The PostgreSQL store's opener (store_pg.c); url is the whole postgres:// URL. */
+wd_code wd_store_pg_open(const char *url, wd_store **out, wd_err *e);
 
 #endif

@@ -34,6 +34,7 @@ LD_PIDS=()
 ld_cleanup() {
     local p
     for p in "${LD_PIDS[@]}"; do ld_kill "$p"; done
+    [ -n "${LD_PG_DIR:-}" ] && bash "$WD_SRCDIR/scripts/pg-scratch.sh" stop "$LD_PG_DIR"
     local j
     for j in $(jobs -p); do kill -TERM "$j" 2>/dev/null; done
     rm -rf "$T"
@@ -199,13 +200,35 @@ ld_fixture() {
 
 # ---- the leader ----
 
+# ld_store STORE: the --store URL for STORE: a URL (sqlite:..., postgres://...) as it is; a
+# file path as sqlite:PATH, or, when LD_PG_DIR names a scratch PostgreSQL cluster
+# (scripts/pg-scratch.sh), a database of that cluster named after the file (created once).
+ld_store() {
+    case $1 in
+    sqlite:* | postgres://* | postgresql://*) echo "$1"; return ;;
+    esac
+    if [ -n "${LD_PG_DIR:-}" ]; then
+        local db
+        db=$(basename "$1" | tr -c 'A-Za-z0-9_\n' '_')
+        db=${db%_}
+        if [ ! -e "$LD_PG_DIR/db.$db" ]; then
+            bash "$WD_SRCDIR/scripts/pg-scratch.sh" createdb "$LD_PG_DIR" "$db" >"$LD_PG_DIR/db.$db" ||
+                return 1
+        fi
+        cat "$LD_PG_DIR/db.$db"
+    else
+        echo "sqlite:$1"
+    fi
+}
+
 # ld_start NAME DIR STORE [extra leader flags...]: start `warden leader` with DIR's fixture on
 # two fresh ports, its log in $T/NAME.log, and wait (at most 60 s) until /readyz answers 200.
 # Sets LD_PORT, LD_PROBE, LD_PID, LD_URL, LD_LOG. Retries with other ports when one was taken
 # in the meantime. Returns 1 when the leader did not come up (its log tail on stderr).
 # LD_PRE, when set, is a command line run in the subshell just before exec (ulimit, traps).
 ld_start() {
-    local name=$1 d=$2 store=$3 try i code
+    local name=$1 d=$2 store try i code
+    store=$(ld_store "$3") || return 1
     shift 3
     LD_LOG=$T/$name.log
     for try in 1 2 3 4 5; do
@@ -216,7 +239,7 @@ ld_start() {
             eval "${LD_PRE:-:}"
             exec "$WARDEN" leader --listen "127.0.0.1:$LD_PORT" --cert "$d/leader.crt" \
                 --key "$d/leader.key" --client-ca "$d/pki/ca.crt" --trust-domain "$TD" \
-                --roster "$d/R" --pin "$(cat "$d/R.pin")" --store "sqlite:$store" \
+                --roster "$d/R" --pin "$(cat "$d/R.pin")" --store "$store" \
                 --probe-listen "127.0.0.1:$LD_PROBE" "$@"
         ) >>"$LD_LOG" 2>&1 </dev/null &
         LD_PID=$!
