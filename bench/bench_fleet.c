@@ -902,7 +902,8 @@ int main(int argc, char **argv)
 
     /* 3. rounds: publish version V+r, then every follower's answer, verified */
     uint64_t *lat = malloc((size_t)o.n * sizeof *lat), *rlat = malloc((size_t)o.n * sizeof *rlat);
-    if (lat == NULL || rlat == NULL) {
+    uint64_t *plat = malloc((size_t)o.n * sizeof *plat);
+    if (lat == NULL || rlat == NULL || plat == NULL) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
@@ -951,6 +952,21 @@ int main(int argc, char **argv)
                ms(quant(lat, nl, 0.5)), ms(quant(lat, nl, 0.9)), ms(quant(lat, nl, 0.99)),
                ms(quant(lat, nl, 1.0)), ms(nl ? rlat[0] : 0), ms(quant(rlat, nl, 0.5)),
                ms(quant(rlat, nl, 0.99)), ms(quant(rlat, nl, 1.0)));
+        /* with several leaders: each one's followers (the publish goes through the first) */
+        for (int pi = 0; o.nports > 1 && pi < o.nports; pi++) {
+            size_t np = 0;
+            for (int i = 0; i < o.n; i++)
+                if (fs[i].t_ok[r] != 0 && fs[i].port == o.ports[pi])
+                    plat[np++] = fs[i].t_ok[r] - t0s;
+            qsort(plat, np, sizeof *plat, cmp_u64);
+            printf("    followers of 127.0.0.1:%d%s: %zu verified, p50 %.1f ms  p99 %.1f ms  "
+                   "max %.1f ms\n", o.ports[pi], pi == 0 ? " (published through it)" : "", np,
+                   ms(quant(plat, np, 0.5)), ms(quant(plat, np, 0.99)), ms(quant(plat, np, 1.0)));
+            printf("RESULT mode=port label=%s n=%d round=%d port_index=%d verified=%zu "
+                   "p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n", *o.label ? o.label : "-", o.n, r + 1,
+                   pi, np, ms(quant(plat, np, 0.5)), ms(quant(plat, np, 0.99)),
+                   ms(quant(plat, np, 1.0)));
+        }
         printf("    leader CPU %.2f s, simulator CPU %.2f s (verification: %.0f us of CPU per "
                "bundle, %.2f s for %llu bundles)\n", l1 - l0, s1 - s0,
                vn ? (double)vns / 1e3 / (double)vn : 0.0, (double)vns / 1e9,
@@ -996,6 +1012,7 @@ int main(int argc, char **argv)
     free(sh->key);
     free(lat);
     free(rlat);
+    free(plat);
     free(heads);
     free(fs);
     free(ws);

@@ -201,12 +201,15 @@ echo "== fleet summary ($NL leader(s), $([ "$PG" = 1 ] && echo PostgreSQL || ech
 echo "   latency = publish command started -> the follower has received AND verified the new bundle"
 python3 - "$RES" <<'EOF'
 import sys, statistics as st
-fleet, rounds = {}, {}
+fleet, rounds, ports = {}, {}, {}
 for line in open(sys.argv[1]):
     if not line.startswith("RESULT "):
         continue
     kv = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
     n = int(kv["n"])
+    if kv["mode"] == "port":
+        ports.setdefault((n, int(kv["port_index"])), []).append(kv)
+        continue
     (fleet if kv["mode"] == "fleet" else rounds).setdefault(n, []).append(kv)
 hdr = (f"{'N':>6} {'rounds':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
        f"{'worst p99':>9} {'hs/s':>6} {'B/poll':>7} {'leader CPU s/round':>18} {'verify us':>9} {'publish ms':>10}")
@@ -219,6 +222,10 @@ for n in sorted(set(fleet) | set(rounds)):
           f" {med('max_ms', r):>8.1f} {worst:>9.1f} {med('hs_per_s', f):>6.0f} {med('per_poll_b', f):>7.0f}"
           f" {med('leader_cpu_s', r):>18.2f} {med('verify_us', r):>9.0f} {med('publish_ms', r):>10.1f}")
     print("       p99 per round: " + ", ".join(x["p99_ms"] for x in r))
+    for (pn, pi), pr in sorted(ports.items()):
+        if pn == n:
+            print(f"       leader {pi + 1}{' (publishes)' if pi == 0 else ' (woken through the store)'}:"
+                  f" p50 {med('p50_ms', pr):.1f} ms, p99 {med('p99_ms', pr):.1f} ms, max {med('max_ms', pr):.1f} ms")
 EOF
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$FAIL"
