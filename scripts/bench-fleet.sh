@@ -24,7 +24,8 @@
 # directory with the leaders' logs), FLEET_QUIET=1 (no progress lines from bench_fleet),
 # FLEET_CACHE (where the CA and the followers' certificates are kept; default
 # BUILD_DIR/bench/fleet-cache), FLEET_SETTLE (seconds the leaders get to park the polls before
-# each publish, 1).
+# each publish, 1), FLEET_RESULTS (append bench_fleet's machine-readable RESULT lines to this
+# file as well).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG=0
@@ -187,6 +188,7 @@ for n in $NS; do
         --n "$n" --rounds "$ROUNDS" --first-version 2 --wait "$WAIT" --pid "$pids" \
         --publish-cmd "$cmd" --settle "${FLEET_SETTLE:-1}" --label "n=$n" ) > "$D/run.$run.txt"
     rc=$?
+    [ -n "${FLEET_RESULTS:-}" ] && grep '^RESULT' "$D/run.$run.txt" >> "$FLEET_RESULTS"
     tee -a "$RES" < "$D/run.$run.txt" | { if [ "${FLEET_QUIET:-0}" = 1 ]; then cat >/dev/null; else grep -v '^RESULT'; fi; }
     if [ "$rc" != 0 ]; then
       FAIL=1
@@ -212,7 +214,7 @@ for line in open(sys.argv[1]):
         continue
     (fleet if kv["mode"] == "fleet" else rounds).setdefault(n, []).append(kv)
 hdr = (f"{'N':>6} {'rounds':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-       f"{'worst p99':>9} {'hs/s':>6} {'B/poll':>7} {'leader CPU s/round':>18} {'verify us':>9} {'publish ms':>10}")
+       f"{'worst p99':>9} {'hs/s':>6} {'B/poll':>7} {'CPU s/round: leader':>19} {'sim':>5} {'verify us':>9} {'publish ms':>10}")
 print(hdr)
 for n in sorted(set(fleet) | set(rounds)):
     r, f = rounds.get(n, []), fleet.get(n, [])
@@ -220,7 +222,9 @@ for n in sorted(set(fleet) | set(rounds)):
     worst = max((float(x["p99_ms"]) for x in r), default=float("nan"))
     print(f"{n:>6} {len(r):>6} {med('p50_ms', r):>8.1f} {med('p90_ms', r):>8.1f} {med('p99_ms', r):>8.1f}"
           f" {med('max_ms', r):>8.1f} {worst:>9.1f} {med('hs_per_s', f):>6.0f} {med('per_poll_b', f):>7.0f}"
-          f" {med('leader_cpu_s', r):>18.2f} {med('verify_us', r):>9.0f} {med('publish_ms', r):>10.1f}")
+          f" {med('leader_cpu_s', r):>19.2f} {med('sim_cpu_s', r):>5.2f} {med('verify_us', r):>9.0f} {med('publish_ms', r):>10.1f}")
+    print(f"       leader CPU per connection while connecting (handshake, first GET, held poll):"
+          f" {med('hs_leader_cpu_s', f) * 1e6 / n:.0f} us")
     print("       p99 per round: " + ", ".join(x["p99_ms"] for x in r))
     for (pn, pi), pr in sorted(ports.items()):
         if pn == n:
