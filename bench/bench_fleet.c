@@ -796,6 +796,21 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     bu_raise_nofile(PROG, (long)o.n + 256);
 
+    /* the roster, verified against the pin once (each agent holds its verified roster) */
+    wd_err e;
+    wd_err_clear(&e);
+    wd_roster *roster = NULL;
+    unsigned char *rbuf = NULL;
+    size_t rlen = 0;
+    if (wd_read_file(o.roster, WD_MAX_ROSTER_ENVELOPE, &rbuf, &rlen, &e) != WD_OK
+        || wd_roster_verify(rbuf, rlen, o.pin, NULL, (int64_t)time(NULL), &roster, &e)
+               != WD_OK) {
+        fprintf(stderr, PROG ": roster %s: %s (%s)\n", o.roster, e.msg, wd_code_name(e.code));
+        free(rbuf);
+        return 1;
+    }
+    free(rbuf);
+
     shared *sh = calloc(1, sizeof *sh);
     worker *ws = calloc((size_t)o.threads, sizeof *ws);
     follower *fs = calloc((size_t)o.n, sizeof *fs);
@@ -805,20 +820,8 @@ int main(int argc, char **argv)
         return 1;
     }
     sh->o = &o;
+    sh->roster = roster;
     atomic_store(&sh->round, -1);
-
-    /* the roster, verified against the pin once (each agent holds its verified roster) */
-    wd_err e;
-    wd_err_clear(&e);
-    unsigned char *rbuf = NULL;
-    size_t rlen = 0;
-    if (wd_read_file(o.roster, WD_MAX_ROSTER_ENVELOPE, &rbuf, &rlen, &e) != WD_OK
-        || wd_roster_verify(rbuf, rlen, o.pin, NULL, (int64_t)time(NULL), &sh->roster, &e)
-               != WD_OK) {
-        fprintf(stderr, PROG ": roster %s: %s (%s)\n", o.roster, e.msg, wd_code_name(e.code));
-        return 1;
-    }
-    free(rbuf);
 
     make_leaves(&o, sh);
 
