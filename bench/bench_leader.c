@@ -45,75 +45,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "benchutil.h"
+
 #define MAX_THREADS   64
 #define MAX_CONNS     60000
 #define HEAD_CAP      8192          /* response head bytes kept per connection */
 #define REQ_CAP       2048
-#define HSUB          64            /* histogram: 64 linear sub-buckets per power of two */
-#define HBUCKETS      4096
 #define REFRESH_S     60            /* hold: idle seconds before a connection is used again */
-
-/* ---------- latency histogram (ns), log-linear, ~0.8 % resolution ---------- */
-
-typedef struct hist {
-    uint64_t b[HBUCKETS];
-    uint64_t n, max, sum;
-} hist;
-
-static unsigned hist_idx(uint64_t v)
-{
-    if (v < 2 * HSUB)
-        return (unsigned)v;
-    unsigned msb = 63u - (unsigned)__builtin_clzll(v);   /* >= 7 */
-    uint64_t m = v >> (msb - 6);                          /* 64..127 */
-    return 2 * HSUB + (msb - 7) * HSUB + (unsigned)(m - HSUB);
-}
-
-static uint64_t hist_val(unsigned i)
-{
-    if (i < 2 * HSUB)
-        return i;
-    unsigned k = i - 2 * HSUB, e = k / HSUB;
-    uint64_t m = HSUB + k % HSUB, low = m << (e + 1), width = (uint64_t)1 << (e + 1);
-    return low + width / 2;
-}
-
-static void hist_add(hist *h, uint64_t v)
-{
-    h->b[hist_idx(v)]++;
-    h->n++;
-    h->sum += v;
-    if (v > h->max)
-        h->max = v;
-}
-
-static void hist_merge(hist *into, const hist *h)
-{
-    for (unsigned i = 0; i < HBUCKETS; i++)
-        into->b[i] += h->b[i];
-    into->n += h->n;
-    into->sum += h->sum;
-    if (h->max > into->max)
-        into->max = h->max;
-}
-
-/* The value at quantile q (0..1]; 0 for an empty histogram. */
-static uint64_t hist_q(const hist *h, double q)
-{
-    if (h->n == 0)
-        return 0;
-    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999), seen = 0;
-    if (rank < 1)
-        rank = 1;
-    for (unsigned i = 0; i < HBUCKETS; i++) {
-        seen += h->b[i];
-        if (seen >= rank) {
-            uint64_t v = hist_val(i);
-            return v > h->max ? h->max : v;
-        }
-    }
-    return h->max;
-}
 
 /* ---------- options and shared state ---------- */
 
@@ -192,101 +130,15 @@ typedef struct worker {
     int inflight;
     uint64_t ok, bad_status, conn_err, reconnects, in_window;
     uint64_t status_class[6];         /* 1xx..5xx, then unparseable */
-    hist h;
+    bu_hist h;
     char scratch[16384];
 } worker;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void die_ssl(const char *what)
-{
-    fprintf(stderr, "bench_leader: %s\n", what);
-    ERR_print_errors_fp(stderr);
-    exit(1);
-}
-
-/* The resident set in KiB (VmRSS) of one process, or -1 when it cannot be read. */
-static long rss_kib1(long pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long v = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            v = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-/* The summed VmRSS in KiB of the processes in pids ("PID[,PID...]"), or -1 when one cannot be
- * read. */
-static long rss_kib(const char *pids)
-{
-    long sum = 0;
-    const char *p = pids;
-    while (*p != '\0') {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p || pid <= 0)
-            return -1;
-        long v = rss_kib1(pid);
-        if (v < 0)
-            return -1;
-        sum += v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end != ',' && *end != '\0')
-            return -1;
-    }
-    return sum;
-}
-
-/* CPU time (user + system, all threads) in seconds of the processes in pids, or -1. */
-static double cpu_s(const char *pids)
-{
-    double sum = 0;
-    long hz = sysconf(_SC_CLK_TCK);
-    const char *p = pids;
-    while (*p != '\0') {
-        char *end, path[64], buf[1024];
-        long pid = strtol(p, &end, 10);
-        if (end == p || pid <= 0 || (*end != ',' && *end != '\0'))
-            return -1;
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            return -1;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        /* fields after the command name, which ends at the last ')': state is field 3,
-         * utime 14 and stime 15 */
-        char *q = strrchr(buf, ')');
-        unsigned long long ut = 0, st = 0;
-        if (q == NULL || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                                &ut, &st) != 2)
-            return -1;
-        sum += (double)(ut + st) / (double)hz;
-        p = *end == ',' ? end + 1 : end;
-    }
-    return sum;
-}
+static uint64_t now_ns(void) { return bu_now_ns(); }
+static void sleep_s(double s) { bu_sleep_s(s); }
+static _Noreturn void die_ssl(const char *what) { bu_die_ssl("bench_leader", what); }
+static long rss_kib(const char *pids) { return bu_rss_kib(pids); }
+static double cpu_s(const char *pids) { return bu_cpu_s(pids); }
 
 /* ---------- TLS setup ---------- */
 
@@ -294,29 +146,8 @@ static double cpu_s(const char *pids)
  * connection), the server verified against the CA and servername. Exits on error. */
 static SSL_CTX *make_ctx(const opts *o, bool with_own_cert)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == NULL)
-        die_ssl("SSL_CTX_new");
-    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_read_ahead(ctx, 1);   /* fewer reads; every loop drains to WANT_READ */
-    if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1)
-        die_ssl("cannot load --ca");
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    X509_VERIFY_PARAM *vp = SSL_CTX_get0_param(ctx);
-    if (X509_VERIFY_PARAM_set1_host(vp, o->servername, 0) != 1)
-        die_ssl("bad --servername");
-    if (with_own_cert) {
-        if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1)
-            die_ssl("cannot load --cert");
-        if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1)
-            die_ssl("cannot load --key");
-        if (SSL_CTX_check_private_key(ctx) != 1)
-            die_ssl("--cert and --key do not match");
-    }
-    return ctx;
+    return bu_client_ctx("bench_leader", o->ca, o->servername, with_own_cert ? o->cert : NULL,
+                         with_own_cert ? o->key : NULL);
 }
 
 /* One ECDSA P-256 key shared by all leaves (a bench shortcut: real followers have their own),
@@ -425,7 +256,7 @@ static void conn_close(worker *w, conn *c)
 static void conn_open(worker *w, conn *c)
 {
     const opts *o = w->sh->o;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = bu_connect_loopback(o->port, 0);
     c->hlen = 0;
     c->events = 0;
     if (c->fd < 0) {
@@ -433,18 +264,8 @@ static void conn_open(worker *w, conn *c)
         w->conn_err++;
         return;
     }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     c->state = ST_CONNECTING;
     w->inflight++;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
-        conn_close(w, c);
-        c->state = ST_DEAD;
-        w->conn_err++;
-        return;
-    }
     set_events(w, c, EPOLLOUT);
 }
 
@@ -480,46 +301,18 @@ static bool ssl_wait(worker *w, conn *c, int r)
     return false;
 }
 
-static bool header_is(const char *line, size_t len, const char *name)
-{
-    size_t n = strlen(name);
-    return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
-}
-
 /* Parse the response head in c->buf: status, Content-Length, Connection: close. Returns the
  * head's length, 0 when incomplete, -1 when malformed or unsupported (chunked). */
 static long parse_head(conn *c)
 {
-    char *end = memmem(c->buf, c->hlen, "\r\n\r\n", 4);
-    if (end == NULL)
-        return c->hlen >= HEAD_CAP ? -1 : 0;
-    size_t head = (size_t)(end - c->buf) + 4;
-    if (c->hlen < 12 || strncmp(c->buf, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)c->buf[9]))
-        return -1;
-    c->status = atoi(c->buf + 9);
-    c->body_left = -1;
-    c->close_after = strncmp(c->buf, "HTTP/1.0", 8) == 0;
-    char *line = memchr(c->buf, '\n', head) + 1;
-    while (line < c->buf + head - 2) {
-        char *eol = memchr(line, '\r', (size_t)(c->buf + head - line));
-        size_t len = (size_t)(eol - line);
-        if (header_is(line, len, "content-length"))
-            c->body_left = strtol(line + 15, NULL, 10);
-        else if (header_is(line, len, "transfer-encoding"))
-            return -1;
-        else if (header_is(line, len, "connection")) {
-            if (memmem(line, len, "close", 5) != NULL)
-                c->close_after = true;
-            else if (memmem(line, len, "keep-alive", 10) != NULL)
-                c->close_after = false;
-        }
-        line = eol + 2;
-    }
-    if (c->status == 304 || c->status == 204 || (c->status >= 100 && c->status < 200))
-        c->body_left = 0;
-    if (c->body_left < 0)
-        return -1;   /* read-until-close bodies are not supported */
-    return (long)head;
+    bu_head h;
+    int r = bu_parse_head(c->buf, c->hlen, HEAD_CAP, &h);
+    if (r <= 0)
+        return r;
+    c->status = h.status;
+    c->body_left = h.content_length;
+    c->close_after = h.close_after;
+    return (long)h.len;
 }
 
 static void response_done(worker *w, conn *c)
@@ -535,7 +328,7 @@ static void response_done(worker *w, conn *c)
         if (c->status == 304) {
             if (in) {
                 w->ok++;
-                hist_add(&w->h, t - c->t_send);
+                bu_hist_add(&w->h, t - c->t_send);
             }
         } else if (in) {
             w->bad_status++;
@@ -1031,15 +824,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     /* enough descriptors for the connections: up to the hard limit, never above it */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)o.conns + 64) {
-        rlim_t want = (rlim_t)o.conns + 64;
-        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < want)
-            fprintf(stderr, "bench_leader: warning: RLIMIT_NOFILE hard limit %lu < %lu\n",
-                    (unsigned long)rl.rlim_max, (unsigned long)want);
-    }
+    bu_raise_nofile("bench_leader", (long)o.conns + 64);
 
     shared *sh = calloc(1, sizeof *sh);
     worker *ws = calloc((size_t)o.threads, sizeof *ws);
@@ -1144,11 +929,11 @@ int main(int argc, char **argv)
                 + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         for (int t = 0; t < o.threads; t++)
             pthread_join(ws[t].th, NULL);
-        hist h;
+        bu_hist h;
         memset(&h, 0, sizeof h);
         uint64_t ok = 0, bad = 0, cerr = 0, rec = 0, cls[6] = { 0 };
         for (int t = 0; t < o.threads; t++) {
-            hist_merge(&h, &ws[t].h);
+            bu_hist_merge(&h, &ws[t].h);
             ok += ws[t].ok;
             bad += ws[t].bad_status;
             cerr += ws[t].conn_err;
@@ -1162,7 +947,7 @@ int main(int argc, char **argv)
                o.threads, o.warmup_s, o.duration_s, atomic_load(&sh->established), t_open);
         printf("  %.0f requests/s (304s in the window: %llu)  latency p50 %.3f ms  p99 %.3f ms  "
                "max %.3f ms  mean %.3f ms\n", rps, (unsigned long long)ok,
-               pct_ms(hist_q(&h, 0.50)), pct_ms(hist_q(&h, 0.99)), pct_ms(h.max),
+               pct_ms(bu_hist_q(&h, 0.50)), pct_ms(bu_hist_q(&h, 0.99)), pct_ms(h.max),
                h.n ? pct_ms(h.sum / h.n) : 0.0);
         printf("  errors: %llu non-304 responses, %llu connection errors (%llu reconnects); "
                "statuses seen 2xx=%llu 3xx=%llu 4xx=%llu 5xx=%llu\n",
@@ -1177,8 +962,8 @@ int main(int argc, char **argv)
                    us_per_req, self1 - self0);
         printf("RESULT mode=rps label=%s conns=%d rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f "
                "errors=%llu conn_errors=%llu srv_cpu_s=%.2f us_per_req=%.1f gen_cpu_s=%.2f\n",
-               *o.label ? o.label : "-", o.conns, rps, (double)hist_q(&h, 0.50) / 1e3,
-               (double)hist_q(&h, 0.99) / 1e3, (double)h.max / 1e3, (unsigned long long)bad,
+               *o.label ? o.label : "-", o.conns, rps, (double)bu_hist_q(&h, 0.50) / 1e3,
+               (double)bu_hist_q(&h, 0.99) / 1e3, (double)h.max / 1e3, (unsigned long long)bad,
                (unsigned long long)cerr, srv_cpu, us_per_req, self1 - self0);
         if (ok == 0)
             rc = 1;
