@@ -707,10 +707,15 @@ __attribute__((noreturn)) static void child_main(child_args *a)
     }
     send_report(a->sock, 'R', 0, 0, -1);
     close(a->sock);
-    /* the server holds the streams now; the init must not keep them open */
+    /* the server holds the streams now; the init must not keep them open, nor any other
+     * descriptor it inherited from warden (close-on-exec does not apply: the init never
+     * execs) — a pipe end kept here would keep the server from ever seeing end of file */
     close(0);
     close(1);
     close(2);
+    if (sfd > 3)
+        syscall(SYS_close_range, 3U, (unsigned)sfd - 1U, 0U);
+    syscall(SYS_close_range, (unsigned)sfd + 1U, ~0U, 0U);
     init_loop(sfd, server);
 }
 
