@@ -57,7 +57,7 @@ quiet "$W" pki issue --dir pki --admin acme/alice --out alice
 ls -1 ./*.crt
 
 step "2. signing keys and a trust roster pinned by the root key"
-for k in root signer kill-1 kill-2; do quiet "$W" key gen "$k.key"; done
+for k in root signer kill-1 kill-2 recorder-1 recorder-2 recorder-3; do quiet "$W" key gen "$k.key"; done
 PIN=$("$W" key id root.key.pub)
 quiet "$W" roster init --org acme --root-key root.key --out roster.1.json
 quiet "$W" roster add-key roster.1.json --key signer.key.pub --purpose policy-bundle-signing \
@@ -126,6 +126,8 @@ conductor:
   poll_interval: 5s
   long_poll: true
   tls: {cert: $D/web-$i.crt, key: $D/web-$i.key, ca: $D/pki/ca.crt}
+flight_recorder: {dir: $D/recorder-$i, signing_key: $D/recorder-$i.key, checkpoint_every: 4}
+audit: {flush_interval: 1s}
 logging: {level: info, format: text}
 YAML
     "$W" agent --config "agent-$i.yaml" 2>"agent-$i.log" &
@@ -176,6 +178,10 @@ for i in 1 2 3; do
 done
 run "$W" agent status --state-dir state-1
 run "$W" gate check --policy policy.2.yaml --server everything --tool echo
+
+step "10. the flight recorder of web-1: every decision, hash-chained, checkpoints signed"
+run "$W" recorder verify recorder-1 --key recorder-1.key.pub
+grep -ho '"kind":"[a-z_]*"' recorder-1/*.jsonl | sort | uniq -c
 
 if [ -n "${QUICKSTART_HOLD:-}" ] && [ -n "$UI" ]; then
     echo; echo "fleet page at http://$UI/ for ${QUICKSTART_HOLD}s"; sleep "$QUICKSTART_HOLD"

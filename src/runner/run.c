@@ -655,9 +655,15 @@ static int server_finished(run_ctx *x)
     x->attached = false;
     x->kill_at = x->drain_until = 0;
     if (x->policy_stopped)
-        return 3;
+        return 3; /* recorded when the policy stopped it */
     int code = status_code(x->status);
     bool failed = code != 0;
+    {
+        json_t *f = event_fields(x, "exit", NULL);
+        if (f != NULL)
+            json_object_set_new(f, "status", json_integer(code));
+        record_done(x, "server_stop", f);
+    }
     if (x->signalled || x->fatal || x->client_gone || x->o->restart == WD_RESTART_NO || !failed ||
         (x->o->max_restarts > 0 && x->restarts >= x->o->max_restarts)) {
         if (failed && x->o->restart != WD_RESTART_NO && !x->signalled && !x->fatal &&
