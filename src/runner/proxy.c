@@ -89,6 +89,17 @@ static int hexval(char c)
     return -1;
 }
 
+/* True when one of the 8 bytes of w is a control character (< 0x20), not ASCII (>= 0x80), a
+ * quote or a backslash: the bytes scan_string must look at one by one. */
+static bool word_special(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t ctl = (w - ones * 0x20) & ~w;             /* a byte below 0x20 (or >= 0x80) */
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t quote = (q - ones) & ~q, bslash = (b - ones) & ~b; /* a zero byte: == '"', '\\' */
+    return ((ctl | quote | bslash) & high) != 0 || (w & high) != 0;
+}
+
 /* A string starting at s[i] == '"': the index just past its closing quote, or 0 when it is not a
  * valid JSON string. *esc is set when it holds a backslash escape. */
 static size_t scan_string(const char *s, size_t n, size_t i, bool *esc)
@@ -96,7 +107,22 @@ static size_t scan_string(const char *s, size_t n, size_t i, bool *esc)
     const unsigned char *u = (const unsigned char *)s;
     i++;
     while (i < n) {
+        /* plain printable ASCII, eight bytes at a time (long string values are most of a
+         * large message) */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            if (word_special(w))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
         if (c == '"')
             return i + 1;
         if (c < 0x20)
