@@ -314,6 +314,25 @@ def run(scenario, kv, w):
         expect(rc == 3, f"exit {rc}", w.stderr())
         expect("warden: policy_stopped: server creation blocked by policy: no fake servers today (rule no-fake)\n" in w.stderr(),
                "the policy_stopped line", w.stderr())
+    elif scenario == "remote-kill-in-flight":
+        # a remote kill applied to the state directory while a call is in flight: the server
+        # is stopped by policy, the call gets an error, warden exits 3 (policy_stopped)
+        w.initialize()
+        r = w.request(2, "tools/call", {"name": "echo", "arguments": {"text": "before"}})
+        expect(r is not None and "result" in r, "a call before the kill is answered", r, w.stderr())
+        w.send({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "slow", "arguments": {}}})
+        end = time.time() + WAIT
+        while not os.path.exists(kv["ready"]) and time.time() < end:
+            time.sleep(0.05)
+        k = subprocess.run(os.environ["KILL_CMD"], shell=True, capture_output=True, text=True)
+        expect(k.returncode == 0, "the kill is applied", k.stdout, k.stderr)
+        r = w.msg()
+        expect(r is not None and r.get("id") == 6 and r.get("error", {}).get("code") == -32603,
+               "an error for the call in flight", r, w.stderr())
+        rc = w.wait()
+        expect(rc == 3, f"exit {rc}", w.stderr())
+        expect("policy_stopped: remote kill active: " + kv["reason"] in w.stderr(),
+               "the policy_stopped line names the kill", w.stderr())
     else:
         fail("unknown scenario " + scenario)
 
