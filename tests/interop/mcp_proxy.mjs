@@ -6,6 +6,8 @@
 // and list_changed arrives; the server denied: policy_stopped, exit 3); a server that dies
 // mid-call and a SIGTERM in flight (the pending call gets -32603); a flooding server; a client
 // that closes mid-message; --restart on-failure with a restart the policy denies (exit 3).
+// Every server runs inside warden's sandbox: the profile grants read of the npm directory and
+// write of the test's temporary directory (the crashing server renames a policy file there).
 // Packages are installed with exact versions into $WD_BUILDDIR/npm-scratch-proxy. TAP output.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,7 +133,11 @@ servers:
       match: {name: ["everything*"]}
       limits: {profile: mcp}
 permission_profiles:
-  mcp: {env: [HOME, PATH, "MCP_*"]}
+  mcp:
+    env: [HOME, PATH, "MCP_*"]
+    network: none
+    read: ["${scratch}/**"]
+    write: ["${dir}/**"]
 `;
 const tools = (extra = '') => `${head}mcp_tool_policy:
   default: allow

@@ -2,6 +2,8 @@
 // through `warden run`, driven by the official TypeScript SDK client over stdio. Allowed: the
 // client initializes, lists tools, calls echo, and sees the environment the profile allows.
 // Denied: the blocked line, exit 3, and a wrapper that would leave a marker proves nothing ran.
+// The server runs inside warden's sandbox: its profile grants read of the npm directory and
+// write of the test's temporary directory (the wrapper's marker), no network.
 // The packages are installed with npm into $WD_BUILDDIR/npm-scratch (reused when present).
 // TAP output.
 import { spawnSync } from 'node:child_process';
@@ -73,7 +75,11 @@ servers:
       match: {command: [node, "${wrapper}"], transport: [stdio]}
       limits: {profile: mcp}
 permission_profiles:
-  mcp: {env: [HOME, PATH, "MCP_*"]}
+  mcp:
+    env: [HOME, PATH, "MCP_*"]
+    network: none
+    read: ["${scratch}/**"]
+    write: ["${dir}/**"]
 `);
 const denyPolicy = join(dir, 'deny.yaml');
 writeFileSync(denyPolicy, `version: 1
