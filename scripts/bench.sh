@@ -16,6 +16,8 @@ for b in build/bench/bench_*; do
   echo "== $(basename "$b")"
   "$b" || exit 1
 done
+echo "== bench_run_start.sh"
+bash bench/bench_run_start.sh build/src/cli/warden || exit 1
 if [ "${BENCH_LEADER:-1}" != 0 ]; then
   bash scripts/bench-leader.sh build || exit 1
 fi
