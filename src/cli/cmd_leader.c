@@ -3,9 +3,11 @@
  * src/leader. It must never start serving with a configuration it could not fully check, and
  * never print a key or a request body. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "api.h"
@@ -45,6 +47,10 @@ static const char usage[] =
     "                          URL postgres://USER@HOST:PORT/DB for several leaders sharing\n"
     "                          one database: a publish through any of them wakes the long\n"
     "                          polls held by all (docs/STORE.md)\n"
+    "                          A PostgreSQL store that cannot be reached at start is\n"
+    "                          retried (1 s doubling to 30 s, one log line each time) until\n"
+    "                          it answers or SIGTERM/SIGINT ends the wait; nothing listens\n"
+    "                          meanwhile\n"
     "  --probe-listen ADDR:PORT  plain-HTTP probe address (default 127.0.0.1:9465)\n"
     "  --ui-listen ADDR:PORT   serve the read-only fleet page here (plain HTTP; off by\n"
     "                          default). On a loopback address without --ui-token-file\n"
@@ -82,6 +88,40 @@ static void observe_store(void *ctx, const char *op, double seconds)
 }
 
 /* Print "warden leader: MSG" and return the exit code of e. */
+/* Open the store. A PostgreSQL store that cannot be reached (an operational error: the
+ * database is down or not up yet) is tried again, 1 s doubling to 30 s, with one log line and
+ * one operational error counted each time, until it opens, another error comes, or SIGTERM or
+ * SIGINT arrives (then WD_E_IO "stopped while waiting for the store", *stopped set). On error
+ * nothing is open. */
+static wd_code open_store(wd_leader *L, bool *stopped, wd_err *e)
+{
+    *stopped = false;
+    bool retry = strncmp(L->cfg.store_url, "postgres", 8) == 0;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    long delay = 1;
+    for (;;) {
+        wd_code c = wd_store_open(L->cfg.store_url, &L->store, e);
+        if (c == WD_OK || c != WD_E_IO || !retry)
+            return c;
+        wd_metrics_error(L->metrics, "operational");
+        char secs[24];
+        snprintf(secs, sizeof secs, "%ld", delay);
+        wd_log(L, WD_LOG_WARN, "store-unreachable", "detail", e->msg, "retry_in_s", secs, NULL);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        struct timespec ts = {delay, 0};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (sig == SIGTERM || sig == SIGINT) {
+            *stopped = true;
+            return wd_err_set(e, WD_E_IO, "stopped while waiting for the store");
+        }
+        delay = delay * 2 > 30 ? 30 : delay * 2;
+    }
+}
+
 static int fail(const wd_err *e)
 {
     if (wd_code_is_rejection(e->code))
@@ -193,7 +233,13 @@ int cmd_leader(int argc, char **argv)
         rc = fail(&e);
         goto out;
     }
-    if (wd_store_open(L.cfg.store_url, &L.store, &e) != WD_OK) {
+    bool stopped = false;
+    if (open_store(&L, &stopped, &e) != WD_OK) {
+        if (stopped) { /* SIGTERM before anything was served: a clean stop */
+            wd_log(&L, WD_LOG_INFO, "stopped", "detail", e.msg, NULL);
+            rc = 0;
+            goto out;
+        }
         wd_metrics_error(L.metrics, "operational");
         wd_log(&L, WD_LOG_ERROR, "store", "detail", e.msg, NULL);
         rc = fail(&e);

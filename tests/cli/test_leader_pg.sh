@@ -94,10 +94,35 @@ rc=$?
 check "08 ... also when the URL comes from --config (store:): exit 2 (got $rc)" test "$rc" = 2
 check "08 ... naming version 2" grep -q 'schema version 2' "$T/err"
 
-start_fails down "postgres://warden:s3cret@127.0.0.1:$(ld_free_port)/warden?connect_timeout=3"
-check "09 a database nobody listens for: exit 1 (got $rc)" test "$rc" = 1
-check "09 ... one line: cannot connect to PostgreSQL" grep -q 'warden leader: store: cannot connect to PostgreSQL' "$T/err"
+# a database nobody listens for at start: retried with one line each time, never the password,
+# and SIGTERM ends the wait cleanly (exit 0)
+# shellcheck disable=SC2046
+"$W" leader $(leader_args) --log-format text \
+    --store "postgres://warden:s3cret@127.0.0.1:$(ld_free_port)/warden?connect_timeout=3" \
+    >"$T/out" 2>"$T/err" </dev/null &
+p=$!
+LD_PIDS+=("$p")
+for _ in $(seq 1 300); do [ "$(grep -c 'store-unreachable' "$T/err")" -ge 2 ] && break; sleep 0.1; done
+check "09 a database nobody listens for at start: retried, one line each time" \
+    test "$(grep -c 'warn store-unreachable .*cannot connect to PostgreSQL.* retry_in_s=' "$T/err")" -ge 2
 check "09 ... the password is never shown" bash -c "! grep -q s3cret '$T/err' '$T/out'"
+kill -TERM "$p" 2>/dev/null
+wait "$p"
+rc=$?
+check "09 ... SIGTERM ends the wait: exit 0 (got $rc)" test "$rc" = 0
+# the database comes up while the leader waits: it starts then
+U=$(mkdb late)
+bash "$PGS" stop "$LD_PG_DIR" >/dev/null 2>&1
+# shellcheck disable=SC2046
+"$W" leader $(leader_args) --log-format text --store "$U" >"$T/late.out" 2>"$T/late.err" </dev/null &
+p=$!
+LD_PIDS+=("$p")
+for _ in $(seq 1 300); do grep -q 'store-unreachable' "$T/late.err" && break; sleep 0.1; done
+check "09b the database down at start: the leader waits for it" grep -q 'store-unreachable' "$T/late.err"
+bash "$PGS" start "$LD_PG_DIR" >/dev/null 2>"$T/pg.err2"
+for _ in $(seq 1 600); do grep -q ' start listen=' "$T/late.err" && break; sleep 0.1; done
+check "09b ... and starts serving once it answers" grep -q ' start listen=' "$T/late.err"
+ld_kill "$p"
 start_fails badurl "postgres://warden:s3cret@127.0.0.1:5432/warden?bogus_option=1"
 check "10 a URL libpq cannot parse: usage error, exit 2 (got $rc)" test "$rc" = 2
 check "10 ... the password is never shown" bash -c "! grep -q s3cret '$T/err' '$T/out'"
