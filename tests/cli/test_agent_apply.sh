@@ -23,8 +23,9 @@ PIN=$("$W" key id root)
 "$W" roster renew R.7 --sign root --out R.8 >/dev/null
 check "01 rosters for the tests are built" test -s R.8
 
-# sh and true may run; "nosh" (below) allows only true
-cat >pol.yaml <<'EOF'
+# sh and true may run; "nosh" (below) allows only true. The servers run sandboxed: the
+# profile grants the test directory, where they leave their marker files.
+cat >pol.yaml <<EOF
 version: 1
 servers:
   default: deny
@@ -32,6 +33,9 @@ servers:
     - name: shells
       action: allow
       match: {name: ["true", "sh"]}
+      limits: {profile: t}
+permission_profiles:
+  t: {read: ["$T/**"], write: ["$T/**"]}
 EOF
 cat >nosh.yaml <<'EOF'
 version: 1

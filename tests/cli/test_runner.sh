@@ -41,7 +41,9 @@ scenario() {
     else notok "$name" "$out"; fi
 }
 
-policy() { # policy FILE [EXTRA TOOL RULES...]: servers named fake* allowed, tool secret denied
+# policy FILE [EXTRA TOOL RULES...]: servers named fake* allowed, tool secret denied; their
+# sandbox may read the server script and write the test directory (logs, counts, policy files)
+policy() {
     cat >"$1" <<EOF
 version: 1
 servers:
@@ -53,7 +55,7 @@ servers:
       match: {name: ["fake*"]}
       limits: {profile: fake}
 permission_profiles:
-  fake: {env: [PATH, HOME, "FAKE_*"]}
+  fake: {env: [PATH, HOME, "FAKE_*"], read: ["$SRV"], write: ["$T/**"]}
 mcp_tool_policy:
   default: allow
   rules:
