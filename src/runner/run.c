@@ -1025,6 +1025,14 @@ out:
     free(x->policy_bytes);
     free(x->bad_bytes);
     wd_sandbox_free(x->sb);
+    if (x->rec != NULL && wd_recorder_keyid(x->rec) != NULL) {
+        /* seal what this run appended with a signed checkpoint (a no-op when the last line
+         * is one already) */
+        wd_err ce;
+        wd_err_clear(&ce);
+        if (wd_recorder_checkpoint(x->rec, &ce) != WD_OK)
+            fprintf(stderr, "warden: flight recorder: no closing checkpoint: %s\n", ce.msg);
+    }
     wd_recorder_close(x->rec);
     free(x);
     return c;

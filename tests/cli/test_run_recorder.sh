@@ -76,7 +76,9 @@ check "10 tools_list says secret was removed" test "$(entry "$R" tools_list remo
 check "11 server_create says sandbox true" test "$(entry "$R" server_create sandbox)" = true
 check "12 no environment value is in the recorder" sh -c "! grep -rq s3cr3t '$R'"
 check "13 no argument value either (digest only)" sh -c "! grep -rq '\"hi\"' '$R'"
-expect "14 recorder verify with the key's public half" 0 "verified: 4 entries" -- "$W" recorder verify "$R" --key "$T/rk.pub"
+check "14a the run ends with server_stop (its exit) and a signed checkpoint that seals it" \
+    test "$(tail -2 "$T/kinds" | tr '\n' ' ')" = "server_stop checkpoint "
+expect "14 recorder verify with the key's public half" 0 "verified: 6 entries, last checkpoint at seq 6, 0 unsigned after it" -- "$W" recorder verify "$R" --key "$T/rk.pub"
 
 # ---- server_stop: the server replaces the policy with one denying it, then fails; the
 # restart is denied (policy_stopped) and recorded ----
@@ -89,9 +91,10 @@ rc=$?
 exec 7>&-
 check "15 a restart the policy denies: exit 3" test "$rc" -eq 3
 kinds "$R2" >"$T/kinds2"
-check "16 server_create then server_stop" test "$(tr '\n' ' ' <"$T/kinds2")" = "server_create server_stop "
+check "16 server_create, server_stop (its exit), server_stop (the denied restart), checkpoint" \
+    test "$(tr '\n' ' ' <"$T/kinds2")" = "server_create server_stop server_stop checkpoint "
 check "17 server_stop says deny with the reason" grep -q '"kind":"server_stop","server":"fake","decision":"deny"' "$R2"/seg-*.jsonl
-expect "18 the chain verifies" 0 "verified: 2 entries" -- "$W" recorder verify "$R2" --key "$T/rk.pub"
+expect "18 the chain verifies" 0 "verified: 4 entries, last checkpoint at seq 4" -- "$W" recorder verify "$R2" --key "$T/rk.pub"
 
 # ---- an unwritable recorder: nothing starts ----
 touch "$T/afile"
@@ -131,7 +134,7 @@ printf '{"dir":"%s","signing_key":"%s"}\n' "$R4" "$T/rk" >S/recorder.json
 expect "31 a run under the state directory" 0 "" -- sh -c "'$W' run --state-dir S --name fake -- '$PY' '$SRV' <'$T/in'"
 check "32 it recorded in the agent's recorder" test "$(kinds "$R4" | head -1)" = server_create
 check "33 with the tool calls" test "$(kinds "$R4" | grep -c '^tool_call$')" -eq 2
-expect "34 and the chain verifies" 0 "verified: 4 entries" -- "$W" recorder verify "$R4" --key "$T/rk.pub"
+expect "34 and the chain verifies" 0 "verified: 6 entries, last checkpoint at seq 6" -- "$W" recorder verify "$R4" --key "$T/rk.pub"
 printf '{"dir": 5}\n' >S/recorder.json
 rm -f "$T/marker"
 expect "35 recorder.json that is not the agent's settings: nothing starts" 3 "recorder.json: not the agent's recorder settings" -- "$W" run --state-dir S --name fake -- "$PY" "$SRV" crash-start "$T/marker"
