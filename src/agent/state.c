@@ -554,6 +554,23 @@ static void unload(wd_agent_state *s)
     s->fail_msg[0] = '\0';
 }
 
+/* Write txt (a JSON text, malloc'd; always freed here) and a newline as dir/name, durably
+ * (write_rel). On error the file is unchanged. */
+static wd_code write_json_line(const char *dir, const char *name, char *txt, wd_err *e)
+{
+    size_t n = strlen(txt);
+    char *line = realloc(txt, n + 2);
+    if (line == NULL) {
+        free(txt);
+        return wd_err_set(e, WD_E_NOMEM, "out of memory");
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    wd_code c = write_rel(dir, name, line, n + 1, e);
+    free(line);
+    return c;
+}
+
 /* What the runner reads besides active and kill.json. */
 static wd_code write_enforce(wd_agent_state *s, wd_err *e)
 {
@@ -574,17 +591,7 @@ static wd_code write_enforce(wd_agent_state *s, wd_err *e)
     json_decref(o);
     if (txt == NULL)
         return wd_err_set(e, WD_E_NOMEM, "out of memory");
-    size_t n = strlen(txt);
-    char *line = realloc(txt, n + 2);
-    if (line == NULL) {
-        free(txt);
-        return wd_err_set(e, WD_E_NOMEM, "out of memory");
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    wd_code c = write_rel(s->dir, "enforce.json", line, n + 1, e);
-    free(line);
-    return c;
+    return write_json_line(s->dir, "enforce.json", txt, e);
 }
 
 /* Load and re-verify everything from disk into s (replacing what it held). Verification
@@ -1373,15 +1380,5 @@ wd_code wd_agent_state_write_status(wd_agent_state *s, int64_t now,
     json_decref(o);
     if (txt == NULL)
         return wd_err_set(e, WD_E_NOMEM, "out of memory");
-    size_t n = strlen(txt);
-    char *line = realloc(txt, n + 2);
-    if (line == NULL) {
-        free(txt);
-        return wd_err_set(e, WD_E_NOMEM, "out of memory");
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    wd_code c = write_rel(s->dir, "status.json", line, n + 1, e);
-    free(line);
-    return c;
+    return write_json_line(s->dir, "status.json", txt, e);
 }
