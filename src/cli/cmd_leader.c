@@ -48,9 +48,9 @@ static const char usage[] =
     "                          one database: a publish through any of them wakes the long\n"
     "                          polls held by all (docs/STORE.md)\n"
     "                          A PostgreSQL store that cannot be reached at start is\n"
-    "                          retried (1 s doubling to 30 s, one log line each time) until\n"
-    "                          it answers or SIGTERM/SIGINT ends the wait; nothing listens\n"
-    "                          meanwhile\n"
+    "                          retried (1 s doubling to 30 s, one log line each time);\n"
+    "                          meanwhile the leader listens and answers 503 (/readyz: not\n"
+    "                          ready: store unreachable), and SIGTERM/SIGINT stop it\n"
     "  --probe-listen ADDR:PORT  plain-HTTP probe address (default 127.0.0.1:9465)\n"
     "  --ui-listen ADDR:PORT   serve the read-only fleet page here (plain HTTP; off by\n"
     "                          default). On a loopback address without --ui-token-file\n"
@@ -87,41 +87,37 @@ static void observe_store(void *ctx, const char *op, double seconds)
     wd_metrics_store(ctx, seconds);
 }
 
-/* Print "warden leader: MSG" and return the exit code of e. */
-/* Open the store. A PostgreSQL store that cannot be reached (an operational error: the
- * database is down or not up yet) is tried again, 1 s doubling to 30 s, with one log line and
- * one operational error counted each time, until it opens, another error comes, or SIGTERM or
- * SIGINT arrives (then WD_E_IO "stopped while waiting for the store", *stopped set). On error
- * nothing is open. */
-static wd_code open_store(wd_leader *L, bool *stopped, wd_err *e)
+/* wd_server_handlers.prepare: open the store, then load the API over it (roster, view). A
+ * PostgreSQL store that cannot be reached (an operational error: the database is down or not
+ * up yet) sets *retry, and the server tries again later while answering 503; any other error
+ * is logged here (event `store` or `api`) and stops the start. On error nothing is open. */
+static wd_code prepare(wd_leader *L, bool *retry, wd_err *e)
 {
-    *stopped = false;
-    bool retry = strncmp(L->cfg.store_url, "postgres", 8) == 0;
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    long delay = 1;
-    for (;;) {
-        wd_code c = wd_store_open(L->cfg.store_url, &L->store, e);
-        if (c == WD_OK || c != WD_E_IO || !retry)
-            return c;
-        wd_metrics_error(L->metrics, "operational");
-        char secs[24];
-        snprintf(secs, sizeof secs, "%ld", delay);
-        wd_log(L, WD_LOG_WARN, "store-unreachable", "detail", e->msg, "retry_in_s", secs, NULL);
-        sigprocmask(SIG_BLOCK, &set, &old);
-        struct timespec ts = {delay, 0};
-        int sig = sigtimedwait(&set, NULL, &ts);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        if (sig == SIGTERM || sig == SIGINT) {
-            *stopped = true;
-            return wd_err_set(e, WD_E_IO, "stopped while waiting for the store");
+    bool pg = strncmp(L->cfg.store_url, "postgres", 8) == 0;
+    *retry = false;
+    wd_code c = wd_store_open(L->cfg.store_url, &L->store, e);
+    if (c != WD_OK) {
+        *retry = pg && c == WD_E_IO;
+        if (!*retry) {
+            wd_metrics_error(L->metrics, "operational");
+            wd_log(L, WD_LOG_ERROR, "store", "detail", e->msg, NULL);
         }
-        delay = delay * 2 > 30 ? 30 : delay * 2;
+        return c;
     }
+    L->store->observe = observe_store;
+    L->store->observe_ctx = L->metrics;
+    c = wd_api_init(L, e);
+    if (c != WD_OK) {
+        *retry = pg && c == WD_E_IO;
+        if (!*retry)
+            wd_log(L, WD_LOG_ERROR, "api", "detail", e->msg, NULL);
+        wd_store_close(L->store);
+        L->store = NULL;
+    }
+    return c;
 }
 
+/* Print "warden leader: MSG" and return the exit code of e. */
 static int fail(const wd_err *e)
 {
     if (wd_code_is_rejection(e->code))
@@ -233,30 +229,12 @@ int cmd_leader(int argc, char **argv)
         rc = fail(&e);
         goto out;
     }
-    bool stopped = false;
-    if (open_store(&L, &stopped, &e) != WD_OK) {
-        if (stopped) { /* SIGTERM before anything was served: a clean stop */
-            wd_log(&L, WD_LOG_INFO, "stopped", "detail", e.msg, NULL);
-            rc = 0;
-            goto out;
-        }
-        wd_metrics_error(L.metrics, "operational");
-        wd_log(&L, WD_LOG_ERROR, "store", "detail", e.msg, NULL);
-        rc = fail(&e);
-        goto out;
-    }
-    L.store->observe = observe_store;
-    L.store->observe_ctx = L.metrics;
-    if (wd_api_init(&L, &e) != WD_OK) {
-        wd_log(&L, WD_LOG_ERROR, "api", "detail", e.msg, NULL);
-        rc = fail(&e);
-        goto out;
-    }
     wd_server_handlers h = {
         .handle = wd_api_handle,
         .body_cap = wd_api_body_cap,
         .ready = wd_api_ready,
         .changed = wd_api_changed,
+        .prepare = prepare,
         .ports_file = NULL,
     };
     if (wd_server_run(&L, &h, &e) != WD_OK)

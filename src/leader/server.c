@@ -124,9 +124,22 @@ struct server {
     int nw;
     atomic_int nconns; /* mTLS connections across workers, against cfg.max_conns */
     wd_watch *watch;   /* other leaders' changes (a shared store), or NULL */
+    /* h->prepare has succeeded (or there is none): the handlers may run. Set once, by the
+     * main thread, with release order after L->store and L->api are in place. */
+    atomic_bool prepared;
+    pthread_mutex_t why_mu; /* guards why */
+    bool why_mu_ok;
+    char why[WD_ERR_MSG_MAX]; /* the last reason h->prepare failed, for /readyz */
 };
 
 /* ---------------------------------------------------------------- small helpers */
+
+/* The handlers may run: h->prepare has succeeded (acquire: what it opened is visible). */
+static bool is_prepared(server *s)
+{
+    return atomic_load_explicit(&s->prepared, memory_order_acquire);
+}
+
 
 static void set_timer(conn *c, int seconds)
 {
@@ -368,6 +381,19 @@ static void respond_error(conn *c, int status, const char *code, const char *msg
     respond(c);
 }
 
+/* Answer 503 `unavailable` with Retry-After: the store is not open yet (h->prepare is being
+ * retried). The connection stays open. */
+static void respond_not_prepared(conn *c)
+{
+    wd_http_resp_free(&c->rs);
+    memset(&c->rs, 0, sizeof c->rs);
+    c->rs.route = "not-ready";
+    wd_http_resp_header(&c->rs, "Retry-After", "5");
+    wd_http_resp_error(&c->rs, 503, "unavailable",
+                       "the leader is starting: its store cannot be reached yet");
+    respond(c);
+}
+
 /* ---------------------------------------------------------------- the fleet page */
 
 /* Write one event to stream c (ev, len), or, with ev NULL, the view computed for c alone (its
@@ -476,6 +502,10 @@ static void handle_ui(conn *c)
 {
     server *s = c->w->srv;
     wd_http_resp *rs = &c->rs;
+    if (!is_prepared(s)) {
+        respond_not_prepared(c);
+        return;
+    }
     if (wd_ui_handle(s->ui, s->L, &c->req, rs) == WD_UI_STREAM) {
         if (c->w->nstreams < WD_UI_MAX_STREAMS) {
             start_stream(c);
@@ -505,17 +535,22 @@ static void handle_probe(conn *c)
         rs->route = "readyz";
         char why[WD_ERR_MSG_MAX + 32] = "";
         wd_err e;
-        if (__atomic_load_n(&L->draining, __ATOMIC_ACQUIRE))
+        if (__atomic_load_n(&L->draining, __ATOMIC_ACQUIRE)) {
             snprintf(why, sizeof why, "not ready: draining\n");
-        else if (L->store == NULL)
+        } else if (!is_prepared(s)) {
+            pthread_mutex_lock(&s->why_mu);
+            snprintf(why, sizeof why, "not ready: store unreachable: %s\n", s->why);
+            pthread_mutex_unlock(&s->why_mu);
+        } else if (L->store == NULL) {
             snprintf(why, sizeof why, "not ready: no store\n");
-        else if (L->store->ops->ping(L->store, &e) != WD_OK)
+        } else if (L->store->ops->ping(L->store, &e) != WD_OK) {
             snprintf(why, sizeof why, "not ready: store unreachable: %s\n", e.msg);
-        else if (s->h->ready == NULL || !s->h->ready(L))
+        } else if (s->h->ready == NULL || !s->h->ready(L)) {
             snprintf(why, sizeof why, "not ready: roster not loaded\n");
-        else if (!wd_watch_ok(s->watch))
+        } else if (!wd_watch_ok(s->watch)) {
             snprintf(why, sizeof why, "not ready: not hearing other leaders' changes to the "
                                       "store\n");
+        }
         if (why[0])
             wd_http_resp_body(rs, 503, why, strlen(why));
         else
@@ -600,6 +635,10 @@ static void dispatch(conn *c)
     }
     if (!c->tls) {
         handle_probe(c);
+        return;
+    }
+    if (!is_prepared(c->w->srv)) {
+        respond_not_prepared(c);
         return;
     }
     run_handler(c, 0);
@@ -1287,6 +1326,85 @@ static wd_code write_ports_file(const char *path, const bound *ls, size_t n, con
     return wd_write_file(path, text, off, 0644, e);
 }
 
+/* The first attempt and every retry of h->prepare. */
+typedef struct prep {
+    long delay_s;          /* the next wait (1 s doubling to PREPARE_MAX_DELAY_S) */
+    struct timespec next;  /* CLOCK_MONOTONIC time of the next attempt */
+} prep;
+
+#define PREPARE_MAX_DELAY_S 30
+
+/* Once h->prepare has succeeded: hear other leaders' changes (h->changed), then let the
+ * handlers run. On error (the watcher cannot start) nothing is let in and e says why. */
+static wd_code mark_prepared(server *s, wd_err *e)
+{
+    if (s->h->changed != NULL) {
+        wd_code rc = wd_watch_start(s->L, s->h->changed, &s->watch, e);
+        if (rc != WD_OK)
+            return rc;
+    }
+    atomic_store_explicit(&s->prepared, true, memory_order_release);
+    return WD_OK;
+}
+
+/* Try h->prepare once. WD_OK: done (or to be retried: *waiting set, why recorded, the warn
+ * line logged, the next attempt scheduled in p). Any other result stops the leader with e. */
+static wd_code try_prepare(server *s, prep *p, bool *waiting, wd_err *e)
+{
+    wd_leader *L = s->L;
+    bool retry = false;
+    wd_err pe;
+    wd_err_clear(&pe);
+    wd_code rc = s->h->prepare(L, &retry, &pe);
+    if (rc == WD_OK) {
+        *waiting = false;
+        return mark_prepared(s, e);
+    }
+    if (!retry) {
+        *e = pe;
+        return rc;
+    }
+    *waiting = true;
+    pthread_mutex_lock(&s->why_mu);
+    snprintf(s->why, sizeof s->why, "%s", pe.msg);
+    pthread_mutex_unlock(&s->why_mu);
+    wd_metrics_error(L->metrics, "operational");
+    char secs[24];
+    snprintf(secs, sizeof secs, "%ld", p->delay_s);
+    wd_log(L, WD_LOG_WARN, "store-unreachable", "detail", pe.msg, "retry_in_s", secs, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &p->next);
+    p->next.tv_sec += p->delay_s;
+    p->delay_s = p->delay_s * 2 > PREPARE_MAX_DELAY_S ? PREPARE_MAX_DELAY_S : p->delay_s * 2;
+    return WD_OK;
+}
+
+/* The main thread's wait for a signal: at most 1 s, and no later than the next attempt of
+ * h->prepare while waiting. */
+static struct timespec wait_for(const prep *p, bool waiting)
+{
+    struct timespec ts = {1, 0};
+    if (!waiting)
+        return ts;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(p->next.tv_sec - now.tv_sec) * 1000 +
+                   (p->next.tv_nsec - now.tv_nsec) / 1000000;
+    if (ms < 1000) {
+        ts.tv_sec = 0;
+        ts.tv_nsec = ms > 0 ? ms * 1000000L : 1000000L;
+    }
+    return ts;
+}
+
+/* Whether the next attempt of h->prepare is due. */
+static bool prepare_due(const prep *p)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > p->next.tv_sec ||
+           (now.tv_sec == p->next.tv_sec && now.tv_nsec >= p->next.tv_nsec);
+}
+
 wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
 {
     wd_leader_config *cfg = &L->cfg;
@@ -1307,6 +1425,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
 
     server s = {.L = L, .h = h};
     atomic_init(&s.nconns, 0);
+    atomic_init(&s.prepared, false);
+    s.why_mu_ok = pthread_mutex_init(&s.why_mu, NULL) == 0;
+    prep pr = {.delay_s = 1};
+    bool waiting = false;
     wd_code rc = WD_OK;
     bound ls[WD_LEADER_MAX_LISTEN];
     char probe_actual[80] = "-";
@@ -1317,6 +1439,10 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         nw = n < 1 ? 1 : n > 256 ? 256 : (int)n;
     }
 
+    if (!s.why_mu_ok) {
+        rc = wd_err_set(e, WD_E_INTERNAL, "cannot create a lock");
+        goto out;
+    }
     rc = wd_tls_server_ctx(cfg->cert, cfg->key, cfg->client_ca, &s.ctx, e);
     if (rc != WD_OK)
         goto out;
@@ -1407,6 +1533,18 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
             goto out;
     }
 
+    /* the store and the API: serving starts even while they cannot be opened yet, so that
+     * probes see 503 (not ready) rather than nothing listening */
+    if (h->prepare != NULL) {
+        rc = try_prepare(&s, &pr, &waiting, e);
+        if (rc != WD_OK)
+            goto out;
+    } else {
+        rc = mark_prepared(&s, e);
+        if (rc != WD_OK)
+            goto out;
+    }
+
     char listen_text[WD_LEADER_MAX_LISTEN * 82] = "";
     for (size_t i = 0; i < cfg->nlisten; i++) {
         if (i)
@@ -1421,9 +1559,8 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     wd_log(L, WD_LOG_INFO, "start", "listen", listen_text, "probe", probe_actual, "ui",
            ui_actual, "ui_token", wd_ui_has_token(s.ui) ? "required" : "none",
            "workers", workers_text, "store",
-           L->store ? L->store->ops->name : "none", "trust_domain", cfg->trust_domain, NULL);
-    if (h->changed != NULL)
-        rc = wd_watch_start(L, h->changed, &s.watch, e);
+           waiting ? "waiting" : L->store ? L->store->ops->name : "none", "trust_domain",
+           cfg->trust_domain, NULL);
 
     for (int i = 0; i < nw && rc == WD_OK; i++) {
         if (pthread_create(&s.w[i].th, NULL, worker_main, &s.w[i]) != 0) {
@@ -1434,8 +1571,14 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
     }
 
     while (rc == WD_OK) {
-        struct timespec ts = {1, 0};
+        struct timespec ts = wait_for(&pr, waiting);
         int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig < 0 && waiting && prepare_due(&pr)) {
+            rc = try_prepare(&s, &pr, &waiting, e);
+            if (rc == WD_OK && !waiting)
+                wd_log(L, WD_LOG_INFO, "store-open", "store", L->store->ops->name, NULL);
+            continue; /* an error ends the loop: drained, then returned */
+        }
         if (sig == SIGHUP) {
             wd_log(L, WD_LOG_INFO, "sighup", "detail",
                    "SIGHUP ignored: nothing is reloaded; restart the leader to change its "
@@ -1476,6 +1619,8 @@ out:
     free(s.w);
     wd_ui_free(s.ui);
     SSL_CTX_free(s.ctx);
+    if (s.why_mu_ok)
+        pthread_mutex_destroy(&s.why_mu);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

@@ -27,6 +27,16 @@ typedef struct wd_server_handlers {
      * (L->wake). Called on the store watcher's thread (watch.h), only for stores that announce
      * changes; /readyz is 503 while the watcher is not listening. */
     void (*changed)(wd_leader *L, const char *key);
+    /* Optional: open what the handlers need (the store, then the API over it). Called on the
+     * main thread once every listener is bound, before any request is handled. On error it
+     * sets *retry: true when the cause may pass by itself (the database is not up yet) — the
+     * leader then serves meanwhile, answering every API and fleet-page request 503
+     * `unavailable` (Retry-After) and /readyz 503 "not ready: store unreachable: WHY", and calls
+     * it again after 1 s, doubling to 30 s, logging one warn line `store-unreachable` and
+     * counting one operational error each time; false: the start fails with e (a later
+     * attempt failing for good stops the leader with e). On error it must leave nothing half
+     * open. NULL: everything was ready before wd_server_run. */
+    wd_code (*prepare)(wd_leader *L, bool *retry, wd_err *e);
     /* Optional (tests): once every listener is bound, this file is written (atomically) with
      * the lines "mtls ADDR:PORT" (one per --listen) and "probe ADDR:PORT". NULL: not written. */
     const char *ports_file;
@@ -35,7 +45,8 @@ typedef struct wd_server_handlers {
 /* Run the leader until SIGTERM or SIGINT, then drain: stop accepting, answer every held poll,
  * let requests in flight finish (bounded by cfg.drain_timeout_s), close, return WD_OK.
  * Needs L->cfg (listen, cert, key, client_ca, trust_domain, ...), L->metrics; L->store may be
- * NULL (then /readyz is 503). Sets L->wake for the handlers. Blocks SIGTERM, SIGINT and SIGHUP
+ * NULL (then /readyz is 503) or opened later by h->prepare (see there). A SIGTERM while
+ * h->prepare is still being retried drains as usual and returns WD_OK. Sets L->wake for the handlers. Blocks SIGTERM, SIGINT and SIGHUP
  * in the calling thread (and the workers) for its duration; SIGHUP is logged and ignored.
  * On a start error (a port in use, a TLS file) nothing is left running and e says why
  * (WD_E_IO: "cannot listen on ADDR: address already in use"). */

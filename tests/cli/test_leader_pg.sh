@@ -2,7 +2,8 @@
 # test_leader_pg.sh — the leader's PostgreSQL store and several leaders on one database, against
 # a scratch cluster this test starts (scripts/pg-scratch.sh: 127.0.0.1, an ephemeral port, a
 # socket in the test's folder) and stops on every path: migrations (a fresh database, one at
-# the previous schema version, one at a newer version refused), an unreachable database and a
+# the previous schema version, one at a newer version refused), an unreachable database (the
+# leader serves meanwhile: /readyz 503, API and fleet page 503, SIGTERM drains) and a
 # bad URL; two leaders A and B on one database: a long poll held on B answered when a bundle
 # (and a kill) is published through A (the latency is printed, never judged), a rollback
 # published through A served by B, racing publishes of one version through A and B (exactly one
@@ -94,10 +95,13 @@ rc=$?
 check "08 ... also when the URL comes from --config (store:): exit 2 (got $rc)" test "$rc" = 2
 check "08 ... naming version 2" grep -q 'schema version 2' "$T/err"
 
-# a database nobody listens for at start: retried with one line each time, never the password,
-# and SIGTERM ends the wait cleanly (exit 0)
+# a database nobody listens for at start: retried with one line each time, never the password;
+# meanwhile the leader listens: /healthz 200, /readyz 503 naming the cause, the API 503
+# `unavailable` with Retry-After; SIGTERM ends the wait cleanly (exit 0)
+P9=$(ld_free_port) L9=$(ld_free_port) U9=$(ld_free_port)
 # shellcheck disable=SC2046
-"$W" leader $(leader_args) --log-format text \
+"$W" leader $(leader_args) --log-format text --probe-listen "127.0.0.1:$P9" \
+    --listen "127.0.0.1:$L9" --ui-listen "127.0.0.1:$U9" \
     --store "postgres://warden:s3cret@127.0.0.1:$(ld_free_port)/warden?connect_timeout=3" \
     >"$T/out" 2>"$T/err" </dev/null &
 p=$!
@@ -106,22 +110,50 @@ for _ in $(seq 1 300); do [ "$(grep -c 'store-unreachable' "$T/err")" -ge 2 ] &&
 check "09 a database nobody listens for at start: retried, one line each time" \
     test "$(grep -c 'warn store-unreachable .*cannot connect to PostgreSQL.* retry_in_s=' "$T/err")" -ge 2
 check "09 ... the password is never shown" bash -c "! grep -q s3cret '$T/err' '$T/out'"
+check "09 ... the start line says the store is awaited" grep -q ' start listen=.* store=waiting' "$T/err"
+st=$(curl -s -o "$T/rz" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P9/readyz")
+check "09c meanwhile /readyz is 503 ($st: $(head -c 200 "$T/rz"))" test "$st" = 503
+check "09c ... naming the cause" grep -q "^not ready: store unreachable: .*cannot connect to PostgreSQL" "$T/rz"
+check "09c ... never the password" bash -c "! grep -q s3cret '$T/rz'"
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P9/healthz")
+check "09c ... /healthz is 200: the process is alive ($st)" test "$st" = 200
+st=$(LD_URL=https://127.0.0.1:$L9 ld_curl "$D" f1 GET policy/latest)
+check "09c ... a follower's poll is answered 503 unavailable ($st: $(head -c 200 "$T/body"))" \
+    bash -c "test '$st' = 503 && grep -q '\"unavailable\"' '$T/body'"
+check "09c ... with Retry-After" test -n "$(hdr Retry-After)"
+mkb "$T/start-b1" 1
+st=$(LD_URL=https://127.0.0.1:$L9 ld_send "$D" adm PUT policy-bundles "$T/start-b1")
+check "09c ... a publish is answered 503 too, nothing stored ($st)" test "$st" = 503
+st=$(curl -s -o "$T/ui9" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$U9/")
+check "09c ... the fleet page is answered 503 too ($st: $(head -c 200 "$T/ui9"))" test "$st" = 503
 kill -TERM "$p" 2>/dev/null
 wait "$p"
 rc=$?
 check "09 ... SIGTERM ends the wait: exit 0 (got $rc)" test "$rc" = 0
+check "09 ... and the leader drained" grep -q ' stop detail=drained' "$T/err"
 # the database comes up while the leader waits: it starts then
 U=$(mkdb late)
 bash "$PGS" stop "$LD_PG_DIR" >/dev/null 2>&1
+P9=$(ld_free_port)
 # shellcheck disable=SC2046
-"$W" leader $(leader_args) --log-format text --store "$U" >"$T/late.out" 2>"$T/late.err" </dev/null &
+"$W" leader $(leader_args) --log-format text --probe-listen "127.0.0.1:$P9" --store "$U" \
+    >"$T/late.out" 2>"$T/late.err" </dev/null &
 p=$!
 LD_PIDS+=("$p")
 for _ in $(seq 1 300); do grep -q 'store-unreachable' "$T/late.err" && break; sleep 0.1; done
 check "09b the database down at start: the leader waits for it" grep -q 'store-unreachable' "$T/late.err"
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P9/readyz")
+check "09b ... not ready meanwhile ($st)" test "$st" = 503
 bash "$PGS" start "$LD_PG_DIR" >/dev/null 2>"$T/pg.err2"
-for _ in $(seq 1 600); do grep -q ' start listen=' "$T/late.err" && break; sleep 0.1; done
-check "09b ... and starts serving once it answers" grep -q ' start listen=' "$T/late.err"
+for _ in $(seq 1 600); do grep -q ' store-open ' "$T/late.err" && break; sleep 0.1; done
+check "09b ... and opens it once it answers" grep -q ' store-open store=postgres' "$T/late.err"
+st=000
+for _ in $(seq 1 100); do
+    st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P9/readyz")
+    [ "$st" = 200 ] && break
+    sleep 0.1
+done
+check "09b ... then /readyz is 200 ($st)" test "$st" = 200
 ld_kill "$p"
 start_fails badurl "postgres://warden:s3cret@127.0.0.1:5432/warden?bogus_option=1"
 check "10 a URL libpq cannot parse: usage error, exit 2 (got $rc)" test "$rc" = 2
@@ -242,10 +274,11 @@ for n, line in enumerate(open(lst), 1):
         time.sleep(0.02)
     t0 = time.monotonic()
     a.request("PUT", api + "policy-bundles", body=body, headers={"Content-Type": "application/json"})
-    ra = a.getresponse(); ra.read(); t1 = time.monotonic()
+    ra = a.getresponse(); rab = ra.read(); t1 = time.monotonic()
     rb = b.getresponse(); got = rb.read(); t2 = time.monotonic()
     ok = ra.status == 201 and rb.status == 200 and got == body
-    print("%d %s %.1f %.1f" % (n, "ok" if ok else "bad:%d/%d" % (ra.status, rb.status), (t2 - t1) * 1000, (t2 - t0) * 1000))
+    why = "" if ok else " publish=%r poll=%r" % (rab[:200], got[:80])
+    print("%d %s %.1f %.1f%s" % (n, "ok" if ok else "bad:%d/%d" % (ra.status, rb.status), (t2 - t1) * 1000, (t2 - t0) * 1000, why))
     a.close(); b.close()
 PY
 "$PY" "$T/lat.py" "$D" "${A_URL##*:}" "${B_URL##*:}" "$B_PROBE" "$T/lat.list" >"$T/lat.out" 2>"$T/lat.err"
@@ -253,6 +286,7 @@ good=$(grep -c ' ok ' "$T/lat.out")
 check "15 $NLAT more rounds timed in one process: every poll held on B answered with the bundle published through A ($good)" \
     test "$good" = "$NLAT"
 [ -s "$T/lat.err" ] && sed 's/^/# lat.py: /' "$T/lat.err" | head -n 5
+grep -v ' ok ' "$T/lat.out" | sed 's/^/# lat.py round not ok: /' | head -n 5
 if [ "$good" -gt 0 ]; then
     after=$(awk '$2 == "ok" { print $3 }' "$T/lat.out" | sort -n | tr '\n' ' ')
     whole=$(awk '$2 == "ok" { print $4 }' "$T/lat.out" | sort -n | tr '\n' ' ')
