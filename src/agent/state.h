@@ -43,7 +43,7 @@
 #include "msg/kill.h"
 #include "msg/message.h"
 #include "trust/roster.h"
-#include "stateview.h"
+#include "stateview.h" /* policy states, the stale rule, the read side (shared with the runner) */
 
 /* Everything that configures a state: where it is, what to trust, who this follower is.
  * Nothing is owned; every string must outlive the wd_agent_state opened with it. */
