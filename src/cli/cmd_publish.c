@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fleetclient.h"
+#include "fleetflags.h"
 #include "warden/limits.h"
 #include "base/base.h"
 #include "codec/json.h"

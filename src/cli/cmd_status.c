@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fleetclient.h"
+#include "fleetflags.h"
 #include "base/base.h"
 #include "codec/json.h"
 

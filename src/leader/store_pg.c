@@ -35,6 +35,7 @@
 
 #include "base/base.h"
 #include "store.h"
+#include "stream_rule.h"
 
 #define PG_NCONN 4
 #define PG_CONNECT_TIMEOUT "5"
@@ -492,41 +493,26 @@ static wd_code msg_put_once(const msg_kind *k, PGconn *db, const wd_store_msg *m
         tx_rollback(db);
         return wd_err_set(e, WD_E_INTERNAL, "store: %s: unexpected answer", k->put_op);
     }
-    bool same = !PQgetisnull(r, 0, 0);
-    const char *at_seq = PQgetisnull(r, 0, 1) ? NULL : col_str(r, 0, 1, WD_DIGEST_STRLEN);
-    bool at_seq_bad = !PQgetisnull(r, 0, 1) && at_seq == NULL;
-    int64_t max = 0;
-    if (!PQgetisnull(r, 0, 2) && !col_i64(r, 0, 2, &max)) {
+    /* the facts the rule (stream_rule.h) decides on */
+    bool is_bundle = k == &BUNDLE;
+    wd_stream_kind kind = is_bundle ? WD_STREAM_BUNDLE : WD_STREAM_KILL;
+    wd_stream_facts f = {.hash_held = !PQgetisnull(r, 0, 0)};
+    f.seq_hash = PQgetisnull(r, 0, 1) ? NULL : col_str(r, 0, 1, WD_DIGEST_STRLEN);
+    bool at_seq_bad = !PQgetisnull(r, 0, 1) && f.seq_hash == NULL;
+    if (!PQgetisnull(r, 0, 2) && !col_i64(r, 0, 2, &f.max_seq)) {
         PQclear(r);
         tx_rollback(db);
         return wd_err_set(e, WD_E_INTERNAL, "store: %s: unexpected answer", k->put_op);
     }
-    if (same) {
-        if (held_hash != NULL)
-            snprintf(held_hash, WD_DIGEST_STRLEN + 1, "%s", m->hash);
-        *res = WD_PUT_SAME;
-        PQclear(r);
-        tx_rollback(db);
-        return WD_OK;
-    }
-    bool is_bundle = k == &BUNDLE;
-    if (at_seq_bad) {
+    if (!f.hash_held && at_seq_bad) {
         PQclear(r);
         tx_rollback(db);
         return wd_err_set(e, WD_E_INTERNAL, "store: %s: a stored hash is damaged", k->put_op);
     }
-    if (is_bundle && at_seq != NULL) {
-        if (held_hash != NULL)
-            snprintf(held_hash, WD_DIGEST_STRLEN + 1, "%s", at_seq);
-        *res = WD_PUT_FORK;
-        PQclear(r);
-        tx_rollback(db);
-        return WD_OK;
-    }
-    PQclear(r);
+    *res = wd_stream_rule_msg(kind, m->seq, m->hash, &f, held_hash);
+    PQclear(r); /* f.seq_hash pointed into r: not used past here */
     r = NULL;
-    if (is_bundle ? m->seq < max : m->seq <= max) {
-        *res = WD_PUT_STALE;
+    if (*res != WD_PUT_CREATED) {
         tx_rollback(db);
         return WD_OK;
     }
@@ -536,9 +522,10 @@ static wd_code msg_put_once(const msg_kind *k, PGconn *db, const wd_store_msg *m
              "stored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1)%s "
              "SELECT pg_notify('" PG_CHANNEL "', $9)",
              k->table, k->seq_col,
-             is_bundle ? ", d AS (DELETE FROM active_rollbacks WHERE org = $1 AND fleet = $2 "
-                         "AND env = $3 RETURNING 1)"
-                       : "");
+             wd_stream_rule_ends_rollback(kind, *res)
+                 ? ", d AS (DELETE FROM active_rollbacks WHERE org = $1 AND fleet = $2 "
+                   "AND env = $3 RETURNING 1)"
+                 : "");
     p_text(&p, m->audience_json);
     p_bytes(&p, bytes, len);
     p_int(&p, stamp(m->stored_at));
@@ -756,15 +743,14 @@ static wd_code pg_get_kill(wd_store *base, const char *org, const char *hash, wd
 
 /* ---- rollback authorizations ---- */
 
-/* Compare bytes with the bytea of column 0 of r's first row: 0 none, 1 same, 2 other. */
-static int same_bytes(const PGresult *r, const unsigned char *bytes, size_t len)
+/* The by-id rule (stream_rule.h) for bytes against the bytea of column 0 of r's first row:
+ * CREATED when r has no row, SAME for the same bytes, FORK for others. */
+static wd_put_result by_id(const PGresult *r, const unsigned char *bytes, size_t len)
 {
     if (PQntuples(r) == 0)
-        return 0;
+        return wd_stream_rule_by_id(false, NULL, 0, bytes, len);
     int n = PQgetlength(r, 0, 0);
-    const char *v = PQgetvalue(r, 0, 0);
-    bool eq = n >= 0 && (size_t)n == len && (len == 0 || wd_ct_eq(v, bytes, len));
-    return eq ? 1 : 2;
+    return wd_stream_rule_by_id(true, PQgetvalue(r, 0, 0), n < 0 ? 0 : (size_t)n, bytes, len);
 }
 
 static wd_code rollback_put_once(PGconn *db, const wd_store_rollback *rb,
@@ -784,10 +770,9 @@ static wd_code rollback_put_once(PGconn *db, const wd_store_rollback *rb,
                     PGRES_TUPLES_OK, &bad);
     if (r == NULL)
         goto fail;
-    int state = same_bytes(r, bytes, len);
+    *res = by_id(r, bytes, len);
     PQclear(r);
-    if (state != 0) {
-        *res = state == 1 ? WD_PUT_SAME : WD_PUT_FORK;
+    if (*res != WD_PUT_CREATED) {
         tx_rollback(db);
         return WD_OK;
     }
@@ -1064,7 +1049,6 @@ static wd_code roster_put_once(PGconn *db, int64_t version, const char *hash,
     if (r == NULL)
         goto fail;
     const char *h = PQgetisnull(r, 0, 0) ? NULL : col_str(r, 0, 0, WD_DIGEST_STRLEN);
-    bool same = h != NULL && strcmp(h, hash) == 0;
     bool any = !PQgetisnull(r, 0, 1);
     int64_t newest = 0;
     if (any && !col_i64(r, 0, 1, &newest)) {
@@ -1072,14 +1056,9 @@ static wd_code roster_put_once(PGconn *db, int64_t version, const char *hash,
         tx_rollback(db);
         return wd_err_set(e, WD_E_INTERNAL, "store: put_roster: unexpected answer");
     }
-    PQclear(r);
-    if (same) {
-        *res = WD_PUT_SAME;
-        tx_rollback(db);
-        return WD_OK;
-    }
-    if (any && (newest == INT64_MAX || version != newest + 1)) {
-        *res = WD_PUT_STALE;
+    *res = wd_stream_rule_roster(version, hash, h, any, newest);
+    PQclear(r); /* h pointed into r */
+    if (*res != WD_PUT_CREATED) {
         tx_rollback(db);
         return WD_OK;
     }
@@ -1193,10 +1172,9 @@ static wd_code audit_put_once(PGconn *db, const audit_in *a, wd_put_result *res,
                     PGRES_TUPLES_OK, &bad);
     if (r == NULL)
         goto fail;
-    int state = same_bytes(r, a->bytes, a->len);
+    *res = by_id(r, a->bytes, a->len);
     PQclear(r);
-    if (state != 0) {
-        *res = state == 1 ? WD_PUT_SAME : WD_PUT_FORK;
+    if (*res != WD_PUT_CREATED) {
         tx_rollback(db);
         return WD_OK;
     }

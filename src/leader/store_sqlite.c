@@ -26,6 +26,7 @@
 
 #include "base/base.h"
 #include "store.h"
+#include "stream_rule.h"
 
 #define SQ_NCONN 4
 #define SQ_BUSY_TIMEOUT_MS 10000
@@ -428,7 +429,31 @@ static int msg_insert(sqlite3 *db, const msg_kind *k, const wd_store_msg *m,
                (int64_t)stamp(m->stored_at));
 }
 
-/* The bundle rule, inside the caller's connection (SPEC §12.2 publish). */
+/* Inside an open transaction: the hash held at m's version (f->seq_hash pointing at h, or NULL)
+ * and the stream's highest version. *damaged when the stored hash is not one. */
+static int bundle_seq_facts(sqlite3 *db, const wd_store_msg *m, wd_stream_facts *f,
+                            char h[WD_DIGEST_STRLEN + 1], bool *damaged)
+{
+    sqlite3_stmt *st;
+    int rc = prep(db, &st,
+                  "SELECT hash FROM bundles WHERE org = ?1 AND fleet = ?2 AND env = ?3 AND "
+                  "version = ?4",
+                  "ttti", m->stream.org, m->stream.fleet, m->stream.env, (int64_t)m->seq);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *damaged = !col_copy(st, 0, h, WD_DIGEST_STRLEN);
+        f->seq_hash = h;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE || *damaged)
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return msg_max_seq(db, &BUNDLE, &m->stream, &f->max_seq);
+}
+
+/* The bundle rule (stream_rule.h), inside the caller's connection (SPEC §12.2 publish). */
 static wd_code bundle_put_tx(sq_store *s, sqlite3 *db, const wd_store_msg *m,
                              const unsigned char *bytes, size_t len, wd_put_result *res,
                              char *held_hash, wd_err *e)
@@ -439,59 +464,35 @@ static wd_code bundle_put_tx(sq_store *s, sqlite3 *db, const wd_store_msg *m,
         goto fail;
     stop_point(s, "begin");
 
-    /* the same hash: SAME (the hash covers the payload, so the same version of the stream) */
-    bool held = false;
-    rc = msg_hash_held(db, &BUNDLE, m, &held);
+    /* the facts the rule decides on: the hash held, else the version's hash and the highest
+     * version */
+    wd_stream_facts f = {0};
+    rc = msg_hash_held(db, &BUNDLE, m, &f.hash_held);
     if (rc != SQLITE_OK)
         goto fail;
-    if (held) {
-        if (held_hash != NULL)
-            snprintf(held_hash, WD_DIGEST_STRLEN + 1, "%s", m->hash);
-        *res = WD_PUT_SAME;
+    char h[WD_DIGEST_STRLEN + 1];
+    bool damaged = false;
+    if (!f.hash_held)
+        rc = bundle_seq_facts(db, m, &f, h, &damaged);
+    if (rc != SQLITE_OK)
+        goto fail;
+    if (damaged) {
+        rollback(db);
+        return wd_err_set(e, WD_E_INTERNAL, "store: %s: a stored hash is damaged", op);
+    }
+    *res = wd_stream_rule_msg(WD_STREAM_BUNDLE, m->seq, m->hash, &f, held_hash);
+    if (*res != WD_PUT_CREATED) {
         rollback(db);
         return WD_OK;
     }
-    /* the version held with another hash: FORK */
-    sqlite3_stmt *st;
-    rc = prep(db, &st,
-              "SELECT hash FROM bundles WHERE org = ?1 AND fleet = ?2 AND env = ?3 AND "
-              "version = ?4",
-              "ttti", m->stream.org, m->stream.fleet, m->stream.env, (int64_t)m->seq);
-    if (rc != SQLITE_OK)
-        goto fail;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        char h[WD_DIGEST_STRLEN + 1];
-        bool ok = col_copy(st, 0, h, WD_DIGEST_STRLEN);
-        sqlite3_finalize(st);
-        rollback(db);
-        if (!ok)
-            return wd_err_set(e, WD_E_INTERNAL, "store: %s: a stored hash is damaged", op);
-        if (held_hash != NULL)
-            snprintf(held_hash, WD_DIGEST_STRLEN + 1, "%s", h);
-        *res = WD_PUT_FORK;
-        return WD_OK;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        goto fail;
-    /* below the highest version: STALE */
-    int64_t max = 0;
-    rc = msg_max_seq(db, &BUNDLE, &m->stream, &max);
-    if (rc != SQLITE_OK)
-        goto fail;
-    if (m->seq < max) {
-        *res = WD_PUT_STALE;
-        rollback(db);
-        return WD_OK;
-    }
-    /* store it and end the stream's rollback */
+    /* store it (and end the stream's rollback) */
     rc = msg_insert(db, &BUNDLE, m, bytes, len);
     if (rc != SQLITE_OK)
         goto fail;
     stop_point(s, "write");
-    rc = run(db, "DELETE FROM active_rollbacks WHERE org = ?1 AND fleet = ?2 AND env = ?3",
-             "ttt", m->stream.org, m->stream.fleet, m->stream.env);
+    if (wd_stream_rule_ends_rollback(WD_STREAM_BUNDLE, *res))
+        rc = run(db, "DELETE FROM active_rollbacks WHERE org = ?1 AND fleet = ?2 AND env = ?3",
+                 "ttt", m->stream.org, m->stream.fleet, m->stream.env);
     if (rc != SQLITE_OK)
         goto fail;
     stop_point(s, "commit");
@@ -526,8 +527,8 @@ static wd_code sq_put_bundle(wd_store *base, const wd_store_msg *m, const unsign
     return rc;
 }
 
-/* The kill rule: SAME when the hash is stored; STALE when the counter is not above the
- * stream's highest; else CREATED. */
+/* The kill rule (stream_rule.h): SAME when the hash is stored; STALE when the counter is not
+ * above the stream's highest; else CREATED. */
 static wd_code kill_put_tx(sq_store *s, sqlite3 *db, const wd_store_msg *m,
                            const unsigned char *bytes, size_t len, wd_put_result *res, wd_err *e)
 {
@@ -535,21 +536,14 @@ static wd_code kill_put_tx(sq_store *s, sqlite3 *db, const wd_store_msg *m,
     if (rc != SQLITE_OK)
         goto fail;
     stop_point(s, "begin");
-    bool held = false;
-    rc = msg_hash_held(db, &KILL, m, &held);
+    wd_stream_facts f = {0};
+    rc = msg_hash_held(db, &KILL, m, &f.hash_held);
+    if (rc == SQLITE_OK && !f.hash_held)
+        rc = msg_max_seq(db, &KILL, &m->stream, &f.max_seq);
     if (rc != SQLITE_OK)
         goto fail;
-    if (held) {
-        *res = WD_PUT_SAME;
-        rollback(db);
-        return WD_OK;
-    }
-    int64_t max = 0;
-    rc = msg_max_seq(db, &KILL, &m->stream, &max);
-    if (rc != SQLITE_OK)
-        goto fail;
-    if (m->seq <= max) {
-        *res = WD_PUT_STALE;
+    *res = wd_stream_rule_msg(WD_STREAM_KILL, m->seq, m->hash, &f, NULL);
+    if (*res != WD_PUT_CREATED) {
         rollback(db);
         return WD_OK;
     }
@@ -759,25 +753,25 @@ static wd_code sq_get_kill(wd_store *base, const char *org, const char *hash, wd
 
 /* ---- rollback authorizations ---- */
 
-/* Inside an open transaction: compare bytes with the blob of the first column of the row that
- * sql (with org and id bound) selects. *state: 0 none, 1 same bytes, 2 other bytes. */
-static int same_bytes(sqlite3 *db, const char *sql, const char *a, const char *b,
-                      const unsigned char *bytes, size_t len, int *state)
+/* Inside an open transaction: the by-id rule (stream_rule.h) for bytes against the blob of
+ * the first column of the row that sql (with org and id bound) selects: *res CREATED when there
+ * is none, SAME for the same bytes, FORK for others. */
+static int by_id(sqlite3 *db, const char *sql, const char *a, const char *b,
+                 const unsigned char *bytes, size_t len, wd_put_result *res)
 {
     sqlite3_stmt *st;
     int rc = prep(db, &st, sql, "tt", a, b);
     if (rc != SQLITE_OK)
         return rc;
     rc = sqlite3_step(st);
-    *state = 0;
+    *res = WD_PUT_CREATED;
     if (rc == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(st, 0);
         int n = sqlite3_column_bytes(st, 0);
         if (p == NULL && n > 0) {
             rc = SQLITE_NOMEM;
         } else {
-            bool eq = n >= 0 && (size_t)n == len && (len == 0 || wd_ct_eq(p, bytes, len));
-            *state = eq ? 1 : 2;
+            *res = wd_stream_rule_by_id(true, p, n < 0 ? 0 : (size_t)n, bytes, len);
             rc = SQLITE_OK;
         }
     } else if (rc == SQLITE_DONE) {
@@ -795,13 +789,11 @@ static wd_code rollback_put_tx(sq_store *s, sqlite3 *db, const wd_store_rollback
     if (rc != SQLITE_OK)
         goto fail;
     stop_point(s, "begin");
-    int state = 0;
-    rc = same_bytes(db, "SELECT bytes FROM rollbacks WHERE org = ?1 AND id = ?2",
-                    r->stream.org, r->id, bytes, len, &state);
+    rc = by_id(db, "SELECT bytes FROM rollbacks WHERE org = ?1 AND id = ?2", r->stream.org,
+               r->id, bytes, len, res);
     if (rc != SQLITE_OK)
         goto fail;
-    if (state != 0) {
-        *res = state == 1 ? WD_PUT_SAME : WD_PUT_FORK;
+    if (*res != WD_PUT_CREATED) {
         rollback(db);
         return WD_OK;
     }
@@ -998,20 +990,16 @@ static wd_code roster_put_tx(sq_store *s, sqlite3 *db, int64_t version, const ch
     if (rc != SQLITE_OK)
         goto fail;
     rc = sqlite3_step(st);
-    bool same = false;
+    char h[WD_DIGEST_STRLEN + 1];
+    const char *held = NULL;
     if (rc == SQLITE_ROW) {
-        char h[WD_DIGEST_STRLEN + 1];
-        same = col_copy(st, 0, h, WD_DIGEST_STRLEN) && strcmp(h, hash) == 0;
+        if (col_copy(st, 0, h, WD_DIGEST_STRLEN))
+            held = h;
         rc = SQLITE_DONE;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         goto fail;
-    if (same) {
-        *res = WD_PUT_SAME;
-        rollback(db);
-        return WD_OK;
-    }
     rc = prep(db, &st, "SELECT MAX(version) FROM rosters", "");
     if (rc != SQLITE_OK)
         goto fail;
@@ -1026,8 +1014,8 @@ static wd_code roster_put_tx(sq_store *s, sqlite3 *db, int64_t version, const ch
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
         goto fail;
-    if (any && (newest == INT64_MAX || version != newest + 1)) {
-        *res = WD_PUT_STALE;
+    *res = wd_stream_rule_roster(version, hash, held, any, newest);
+    if (*res != WD_PUT_CREATED) {
         rollback(db);
         return WD_OK;
     }
@@ -1110,13 +1098,11 @@ static wd_code audit_put_tx(sq_store *s, sqlite3 *db, const audit_in *a, wd_put_
     if (rc != SQLITE_OK)
         goto fail;
     stop_point(s, "begin");
-    int state = 0;
-    rc = same_bytes(db, "SELECT bytes FROM audit_batches WHERE org = ?1 AND batch_id = ?2",
-                    a->st->org, a->batch_id, a->bytes, a->len, &state);
+    rc = by_id(db, "SELECT bytes FROM audit_batches WHERE org = ?1 AND batch_id = ?2",
+               a->st->org, a->batch_id, a->bytes, a->len, res);
     if (rc != SQLITE_OK)
         goto fail;
-    if (state != 0) {
-        *res = state == 1 ? WD_PUT_SAME : WD_PUT_FORK;
+    if (*res != WD_PUT_CREATED) {
         rollback(db);
         return WD_OK;
     }

@@ -27,7 +27,7 @@
 #include "recorder/recorder.h"
 #include "relay.h"
 #include "sandbox.h"
-#include "state.h"
+#include "stateview.h"
 #include "warden/gate.h"
 #include "warden/limits.h"
 #include "warden/policy.h"

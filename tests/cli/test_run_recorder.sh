@@ -4,7 +4,8 @@
 # `warden recorder verify` verifies the chain; environment values never reach the recorder; an
 # unwritable recorder stops the start with nothing run; --recorder-key alone is a usage error;
 # --no-sandbox is said on stderr and recorded ("sandbox":false); under --state-dir the agent's
-# recorder named in recorder.json is used. It must never leave a server running (traps).
+# recorder named in recorder.json is used, read up to its 64 KiB cap (one byte more: rejected,
+# nothing started or changed). It must never leave a server running (traps).
 . "$WD_SRCDIR/tests/cli/lib.sh"
 W=$WARDEN
 SRV="$WD_SRCDIR/tests/cli/runner_server.py"
@@ -139,5 +140,23 @@ printf '{"dir": 5}\n' >S/recorder.json
 rm -f "$T/marker"
 expect "35 recorder.json that is not the agent's settings: nothing starts" 3 "recorder.json: not the agent's recorder settings" -- "$W" run --state-dir S --name fake -- "$PY" "$SRV" crash-start "$T/marker"
 check "36 the server never ran" test ! -e "$T/marker"
+
+# ---- recorder.json at its cap (64 KiB) and one byte past it ----
+# tree DIR...: every path under DIR with its type, size and content digest (shows nothing changed)
+tree() { find "$@" -printf '%p %y %s\n' | sort; find "$@" -type f -exec sha256sum {} + | sort; }
+R5="$T/caprec"
+printf '{"dir":"%s","signing_key":"%s"}\n' "$R5" "$T/rk" >"$T/rj"
+pad_to "$T/rj" S/recorder.json 65536
+check "37 a recorder.json of exactly 65536 bytes (the cap)" test "$(stat -c %s S/recorder.json)" -eq 65536
+expect "38 is read: the run starts" 0 "" -- sh -c "'$W' run --state-dir S --name fake -- '$PY' '$SRV' <'$T/in'"
+check "39 and records in the recorder it names" test "$(kinds "$R5" | head -1)" = server_create
+pad_to "$T/rj" S/recorder.json 65537
+tree S "$R5" >"$T/tree.before"
+rm -f "$T/marker"
+expect "40 one byte past the cap: rejected, exit 3" 3 "" -- "$W" run --state-dir S --name fake -- "$PY" "$SRV" crash-start "$T/marker"
+exactly_one_line "41 with one line naming the size and the cap" "rejected (oversized): S/recorder.json: 65537 bytes, larger than the limit of 65536 bytes"
+check "42 the server never started" test ! -e "$T/marker"
+tree S "$R5" >"$T/tree.after"
+same_file "43 nothing changed in the state directory or the recorder" "$T/tree.before" "$T/tree.after"
 
 done_testing

@@ -4,7 +4,8 @@
 # and one past it), a server that dies mid-call and a kill while a call is in flight (the client
 # gets an error, not a hang), tool policy on the stream, the live policy file (invalid: the old
 # one stays; a tool denied; the server denied: policy_stopped, exit 3), and --restart
-# on-failure (restarts with backoff, gives up after N, a denied restart exits 3).
+# on-failure (restarts with backoff, gives up after N, a denied restart exits 3), and a profile
+# path glob the sandbox cannot express (invalid-policy, exit 3, nothing started).
 # The server is tests/cli/runner_server.py; the scripted client is tests/cli/runner_client.py.
 . "$WD_SRCDIR/tests/cli/lib.sh"
 W=$WARDEN
@@ -143,5 +144,35 @@ check "29 no restart was announced" sh -c "! grep -q restart '$T/err'"
 
 expect "30 an inherited SIG_IGN for SIGCHLD: warden still sees the server exit" 1 "" -- "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' "$W" run --policy "$T/p.yaml" --name fake -- "$PY" "$SRV" crash-start "$T/count7"
 check "31 (the server ran)" test -s "$T/count7"
+
+# ---- a path glob the sandbox cannot express exactly: invalid-policy, nothing starts ----
+# (the sandbox's own refusals are in test_sandbox.sh; here the whole of warden run)
+cat >"$T/glob.yaml" <<EOF
+version: 1
+servers:
+  default: deny
+  rules:
+    - name: fake
+      action: allow
+      match: {name: ["fake-glob"]}
+      limits: {profile: globby}
+    - name: fake-wide
+      action: allow
+      match: {name: ["fake-wide"]}
+      limits: {profile: wide}
+permission_profiles:
+  globby: {read: ["$SRV", "/srv/*/x"], write: ["$T/**"]}
+  wide: {read: ["$SRV"], write: ["$T/**"]}
+  starry: {read: ["$SRV"], write: ["$T/*.txt"]}
+EOF
+rm -f "$T/count8"
+expect "32 the allowing rule's profile reads /srv/*/x: exit 3" 3 "" -- "$W" run --policy "$T/glob.yaml" --name fake-glob -- "$PY" "$SRV" crash-start "$T/count8"
+exactly_one_line "33 one rejection line naming the glob" 'rejected (invalid-policy): sandbox: permission_profile.read[1] "/srv/*/x": Landlock can only express an exact path or DIR/** (everything beneath DIR); refused rather than granting more or less than the glob says'
+check "34 the server never started" test ! -e "$T/count8"
+expect "35 --profile with a write glob the gate allows but Landlock cannot express: exit 3" 3 "" -- "$W" run --policy "$T/glob.yaml" --name fake-wide --profile starry -- "$PY" "$SRV" crash-start "$T/count8"
+exactly_one_line "36 one rejection line naming the glob" "rejected (invalid-policy): sandbox: permission_profile.write[0] \"$T/*.txt\": Landlock can only express an exact path or DIR/** (everything beneath DIR); refused rather than granting more or less than the glob says"
+check "37 the server never started" test ! -e "$T/count8"
+expect "38 the same server with the rule's own profile starts (the glob alone was refused)" 1 "" -- "$W" run --policy "$T/glob.yaml" --name fake-wide -- "$PY" "$SRV" crash-start "$T/count8"
+check "39 (it ran)" test -s "$T/count8"
 
 done_testing

@@ -12,11 +12,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const WARDEN = process.env.WARDEN;
-if (!WARDEN) {
-  console.log('Bail out! WARDEN must name the warden binary');
-  process.exit(1);
-}
+import { needEnv, ok, plan } from './lib.mjs';
+
+const [WARDEN] = needEnv('WARDEN');
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'wd-admin-'));
 const p = (name) => join(dir, name);
@@ -28,19 +26,6 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
 
 // No proxy variables may reach warden (it ignores them anyway; this keeps the test honest).
 const env = { ...process.env };
@@ -441,5 +426,4 @@ try {
   ok(false, 'the test ran to the end', err.stack);
 }
 for (const c of children) c.kill('SIGTERM');
-console.log(`1..${n}`);
-process.exitCode = failed === 0 ? 0 : 1;
+plan();

@@ -8,26 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-if (!WARDEN) {
-  console.log('Bail out! WARDEN must name the warden binary');
-  process.exit(1);
-}
+import { finish, needEnv, ok } from './lib.mjs';
+
+const [WARDEN] = needEnv('WARDEN');
 const dir = mkdtempSync(join(tmpdir(), 'wd-interop-'));
 const TYPE = 'application/vnd.warden.test+json';
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
 
 function warden(...args) {
   const r = spawnSync(WARDEN, args, { encoding: 'utf8' });
@@ -168,5 +153,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`1..${n}`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -11,38 +11,21 @@
 // $WD_BUILDDIR/npm-scratch (reused when present). TAP output.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync,
+  chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync,
   statSync, writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-const BUILD = process.env.WD_BUILDDIR;
-if (!WARDEN || !BUILD) {
-  console.log('Bail out! WARDEN and WD_BUILDDIR must be set');
-  process.exit(1);
-}
+import { bail, finish, needEnv, npmInstall, ok } from './lib.mjs';
+
+const [WARDEN, BUILD] = needEnv('WARDEN', 'WD_BUILDDIR');
 const CHROMIUM = process.env.WD_CHROMIUM || '/usr/bin/chromium';
 const PUPPETEER = 'puppeteer-core';
 const PUPPETEER_VERSION = '24.43.1'; // exact: installed as puppeteer-core@24.43.1
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
 
 // ---- everything started is stopped on every path ----
 const T = mkdtempSync(join(tmpdir(), 'wd-fleetpage-'));
@@ -57,14 +40,6 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
-function finish() {
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
-}
-function bail(why, ...diag) {
-  ok(false, why, ...diag);
-  finish();
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function w(args, opts = {}) {
@@ -151,27 +126,11 @@ function openStream(port, headers = {}) {
 }
 
 // ---- puppeteer-core and chromium ----
-const scratch = join(BUILD, 'npm-scratch');
-const pkgJson = join(scratch, 'node_modules', PUPPETEER, 'package.json');
-const have = () => existsSync(pkgJson) && JSON.parse(readFileSync(pkgJson, 'utf8')).version === PUPPETEER_VERSION;
-if (!have()) {
-  mkdirSync(scratch, { recursive: true });
-  if (!existsSync(join(scratch, 'package.json'))) {
-    writeFileSync(join(scratch, 'package.json'), '{"name":"wd-npm-scratch","private":true}\n');
-  }
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error',
-    `${PUPPETEER}@${PUPPETEER_VERSION}`], {
-    cwd: scratch, encoding: 'utf8', timeout: 300000,
-    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
-  });
-  ok(r.status === 0 && have(), `01 npm installs ${PUPPETEER}@${PUPPETEER_VERSION}`, r.stderr, r.stdout);
-} else {
-  ok(true, `01 ${PUPPETEER}@${PUPPETEER_VERSION} is installed already`);
-}
-if (!have()) finish();
+const { req } = npmInstall(BUILD, 'npm-scratch', { [PUPPETEER]: PUPPETEER_VERSION }, '01',
+  { PUPPETEER_SKIP_DOWNLOAD: '1' });
 ok(existsSync(CHROMIUM), `02 chromium is installed (${CHROMIUM}; scripts/deps.sh installs it)`);
 if (!existsSync(CHROMIUM)) finish();
-const puppeteer = createRequire(join(scratch, 'package.json'))(PUPPETEER);
+const puppeteer = req(PUPPETEER);
 
 // ---- fixtures: CA and certificates, signing keys, rosters, policy ----
 must(['pki', 'init', '--trust-domain', 'fleet.test', '--dir', 'pki']);

@@ -8,22 +8,10 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-if (!WARDEN) {
-  console.log('Bail out! WARDEN must name the warden binary');
-  process.exit(1);
-}
+import { finish, needEnv, ok } from './lib.mjs';
+
+const [WARDEN] = needEnv('WARDEN');
 const dir = mkdtempSync(join(tmpdir(), 'wd-interop-'));
-let n = 0;
-let failed = 0;
-function ok(cond, name, detail) {
-  n += 1;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond) {
-    failed += 1;
-    for (const line of String(detail ?? '').split('\n')) console.log(`# ${line}`);
-  }
-}
 
 // ---- encodings, written out rather than borrowed ----
 
@@ -219,5 +207,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`1..${n}`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

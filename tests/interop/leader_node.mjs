@@ -10,16 +10,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-const SRC = process.env.WD_SRCDIR;
-if (!WARDEN || !SRC) {
-  console.log('Bail out! WARDEN and WD_SRCDIR must be set');
-  process.exit(1);
-}
+import { diag as comment, finish, needEnv, ok } from './lib.mjs';
+
+const [WARDEN, SRC] = needEnv('WARDEN', 'WD_SRCDIR');
 
 // 1,000 connections need more descriptors than some defaults give: raise the soft limit by
 // running again under `ulimit -n` (a process cannot raise its own from Node).
@@ -36,19 +33,6 @@ if (softNofile() < 4096 && !process.env.WD_NODE_NOFILE) {
 const API = '/api/v1/conductor/';
 const dir = mkdtempSync(join(tmpdir(), 'wd-leader-node-'));
 const D = join(dir, 'fx');
-let n = 0;
-let failed = 0;
-function ok(cond, name, detail) {
-  n += 1;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond) {
-    failed += 1;
-    for (const line of String(detail ?? '').split('\n')) console.log(`# ${line}`);
-  }
-}
-function comment(s) {
-  console.log(`# ${s}`);
-}
 
 let leader = null; // { proc, port, probe, log }
 function hardStop() {
@@ -469,6 +453,5 @@ main().catch((e) => {
   ok(false, 'the suite ran to its end', e.stack);
 }).finally(async () => {
   await stopLeader().catch(() => {});
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
+  finish();
 });

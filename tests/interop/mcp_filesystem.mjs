@@ -8,55 +8,17 @@
 // never reaches the server. Must never touch anything outside its temporary directory and the
 // build tree, nor any address but the npm registry (for the install).
 // Packages are installed with exact versions into $WD_BUILDDIR/npm-scratch-fs. TAP output.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-const BUILD = process.env.WD_BUILDDIR;
-if (!WARDEN || !BUILD) {
-  console.log('Bail out! WARDEN and WD_BUILDDIR must be set');
-  process.exit(1);
-}
+import { finish, needEnv, npmInstall, ok } from './lib.mjs';
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
+const [WARDEN, BUILD] = needEnv('WARDEN', 'WD_BUILDDIR');
 
 // ---- the packages (exact versions) ----
-const scratch = join(BUILD, 'npm-scratch-fs');
-const pkgs = { '@modelcontextprotocol/server-filesystem': '2026.8.31', '@modelcontextprotocol/sdk': '1.32.2' };
-const have = () => Object.entries(pkgs).every(([p, v]) => {
-  const f = join(scratch, 'node_modules', p, 'package.json');
-  return existsSync(f) && JSON.parse(readFileSync(f, 'utf8')).version === v;
-});
-if (!have()) {
-  mkdirSync(scratch, { recursive: true });
-  if (!existsSync(join(scratch, 'package.json'))) {
-    writeFileSync(join(scratch, 'package.json'), '{"name":"wd-npm-scratch-fs","private":true}\n');
-  }
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error',
-    ...Object.entries(pkgs).map(([p, v]) => `${p}@${v}`)], { cwd: scratch, encoding: 'utf8', timeout: 300000 });
-  ok(r.status === 0 && have(), '01 npm installs the filesystem server and the SDK', r.stderr, r.stdout);
-} else {
-  ok(true, '01 the filesystem server and the SDK are installed already');
-}
-if (!have()) {
-  console.log(`1..${n}`);
-  process.exit(1);
-}
-const req = createRequire(join(scratch, 'package.json'));
+const { dir: scratch, req } = npmInstall(BUILD, 'npm-scratch-fs',
+  { '@modelcontextprotocol/server-filesystem': '2026.8.31', '@modelcontextprotocol/sdk': '1.32.2' }, '01');
 const { Client } = req('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport } = req('@modelcontextprotocol/sdk/client/stdio.js');
 const entry = join(scratch, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
@@ -174,5 +136,4 @@ try {
 }
 
 rmSync(dir, { recursive: true, force: true });
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+finish();

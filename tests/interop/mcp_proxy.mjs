@@ -9,55 +9,18 @@
 // Every server runs inside warden's sandbox: the profile grants read of the npm directory and
 // write of the test's temporary directory (the crashing server renames a policy file there).
 // Packages are installed with exact versions into $WD_BUILDDIR/npm-scratch-proxy. TAP output.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-const BUILD = process.env.WD_BUILDDIR;
-if (!WARDEN || !BUILD) {
-  console.log('Bail out! WARDEN and WD_BUILDDIR must be set');
-  process.exit(1);
-}
+import { finish, needEnv, npmInstall, ok } from './lib.mjs';
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
+const [WARDEN, BUILD] = needEnv('WARDEN', 'WD_BUILDDIR');
 
 // ---- the packages (exact versions) ----
-const scratch = join(BUILD, 'npm-scratch-proxy');
-const pkgs = { '@modelcontextprotocol/server-everything': '2026.8.31', '@modelcontextprotocol/sdk': '1.32.2' };
-const have = () => Object.entries(pkgs).every(([p, v]) => {
-  const f = join(scratch, 'node_modules', p, 'package.json');
-  return existsSync(f) && JSON.parse(readFileSync(f, 'utf8')).version === v;
-});
-if (!have()) {
-  mkdirSync(scratch, { recursive: true });
-  if (!existsSync(join(scratch, 'package.json'))) {
-    writeFileSync(join(scratch, 'package.json'), '{"name":"wd-npm-scratch-proxy","private":true}\n');
-  }
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error',
-    ...Object.entries(pkgs).map(([p, v]) => `${p}@${v}`)], { cwd: scratch, encoding: 'utf8', timeout: 300000 });
-  ok(r.status === 0 && have(), '01 npm installs the MCP server and SDK', r.stderr, r.stdout);
-} else {
-  ok(true, '01 the MCP server and SDK are installed already');
-}
-if (!have()) {
-  console.log(`1..${n}`);
-  process.exit(1);
-}
-const req = createRequire(join(scratch, 'package.json'));
+const { dir: scratch, req } = npmInstall(BUILD, 'npm-scratch-proxy',
+  { '@modelcontextprotocol/server-everything': '2026.8.31', '@modelcontextprotocol/sdk': '1.32.2' }, '01');
 const { Client } = req('@modelcontextprotocol/sdk/client/index.js');
 const { ReadBuffer, serializeMessage } = req('@modelcontextprotocol/sdk/shared/stdio.js');
 const { ToolListChangedNotificationSchema } = req('@modelcontextprotocol/sdk/types.js');
@@ -344,5 +307,4 @@ try {
 }
 
 rmSync(dir, { recursive: true, force: true });
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+finish();

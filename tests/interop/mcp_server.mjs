@@ -4,55 +4,21 @@
 // Denied: the blocked line, exit 3, and a wrapper that would leave a marker proves nothing ran.
 // The server runs inside warden's sandbox: its profile grants read of the npm directory and
 // write of the test's temporary directory (the wrapper's marker), no network.
-// The packages are installed with npm into $WD_BUILDDIR/npm-scratch (reused when present).
+// The packages are installed with exact versions into $WD_BUILDDIR/npm-scratch (lib.mjs; reused
+// when present).
 // TAP output.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const WARDEN = process.env.WARDEN;
-const BUILD = process.env.WD_BUILDDIR;
-if (!WARDEN || !BUILD) {
-  console.log('Bail out! WARDEN and WD_BUILDDIR must be set');
-  process.exit(1);
-}
+import { finish, needEnv, npmInstall, ok } from './lib.mjs';
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, ...diag) {
-  n += 1;
-  if (cond) {
-    console.log(`ok ${n} - ${name}`);
-  } else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    for (const d of diag) for (const l of String(d).split('\n')) console.log(`# ${l}`);
-  }
-}
+const [WARDEN, BUILD] = needEnv('WARDEN', 'WD_BUILDDIR');
 
-// ---- the packages ----
-const scratch = join(BUILD, 'npm-scratch');
-const pkgs = ['@modelcontextprotocol/server-everything', '@modelcontextprotocol/sdk'];
-const have = () => pkgs.every((p) => existsSync(join(scratch, 'node_modules', p, 'package.json')));
-if (!have()) {
-  mkdirSync(scratch, { recursive: true });
-  if (!existsSync(join(scratch, 'package.json'))) {
-    writeFileSync(join(scratch, 'package.json'), '{"name":"wd-npm-scratch","private":true}\n');
-  }
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...pkgs], {
-    cwd: scratch, encoding: 'utf8', timeout: 300000,
-  });
-  ok(r.status === 0 && have(), '01 npm installs the MCP server and SDK', r.stderr, r.stdout);
-} else {
-  ok(true, '01 the MCP server and SDK are installed already');
-}
-if (!have()) {
-  console.log(`1..${n}`);
-  process.exit(1);
-}
-const req = createRequire(join(scratch, 'package.json'));
+// ---- the packages (exact versions) ----
+const { dir: scratch, req } = npmInstall(BUILD, 'npm-scratch',
+  { '@modelcontextprotocol/server-everything': '2026.8.31', '@modelcontextprotocol/sdk': '1.32.2' }, '01');
 const { Client } = req('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport } = req('@modelcontextprotocol/sdk/client/stdio.js');
 const entry = join(scratch, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -167,5 +133,4 @@ try {
 ok(!existsSync(marker), '16 still no marker');
 
 rmSync(dir, { recursive: true, force: true });
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+finish();

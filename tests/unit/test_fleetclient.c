@@ -1,4 +1,4 @@
-/* test_fleetclient.c — focus: the leader client (src/cli/fleetclient.c): URL rules, the client
+/* test_fleetclient.c — focus: the leader client (src/client/fleetclient.c): URL rules, the client
  * key file rule, argument checks, and, against the scripted fake leader (Node, mTLS, on
  * 127.0.0.1), connection reuse, sent and captured headers, the response cap at the limit and
  * one past it, timeouts, cancelling a held request and exact request bodies. argv[1] is the node binary. */

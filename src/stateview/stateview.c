@@ -1,7 +1,10 @@
-/* view.c — the read side of the state directory for `warden run --state-dir`: what the runner
- * enforces, read without the pin (the agent verified every file before it wrote it). It must
- * never allow on doubt: a missing, unreadable or inconsistent file is a deny-all view, never
- * an enforcing one, and it never writes to the directory. */
+/* stateview.c — the read side of the agent's state directory for `warden run --state-dir`: what
+ * the runner enforces, read without the pin (the agent verified every file before it wrote
+ * it), and the policy-state names and stale rule the agent shares. It must never allow on
+ * doubt: a missing, unreadable or inconsistent file is a deny-all view, never an enforcing one,
+ * and it never writes to the directory. */
+#include "stateview.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,9 +13,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "state.h"
+#include <jansson.h>
+
 #include "base/base.h"
 #include "crypto/crypto.h"
+#include "msg/bundle.h"
+#include "msg/kill.h"
+#include "msg/message.h"
+
+/* ---- policy states and the stale rule ---- */
+
+const char *wd_policy_state_name(wd_policy_state s)
+{
+    switch (s) {
+    case WD_PSTATE_NONE: return "none";
+    case WD_PSTATE_ENFORCING: return "enforcing";
+    case WD_PSTATE_STALE: return "stale";
+    case WD_PSTATE_DENY_ALL: return "deny-all";
+    case WD_PSTATE_KILLED: return "killed";
+    }
+    return "deny-all";
+}
+
+const char *wd_stale_then_name(wd_stale_then t)
+{
+    return t == WD_STALE_KEEP_LAST_KNOWN_GOOD ? "keep-last-known-good" : "deny-all";
+}
+
+bool wd_stale_then_parse(const char *s, wd_stale_then *out)
+{
+    if (s && strcmp(s, "deny-all") == 0) {
+        *out = WD_STALE_DENY_ALL;
+        return true;
+    }
+    if (s && strcmp(s, "keep-last-known-good") == 0) {
+        *out = WD_STALE_KEEP_LAST_KNOWN_GOOD;
+        return true;
+    }
+    return false;
+}
+
+wd_policy_state wd_stale_state(int64_t expires_at, int64_t grace, wd_stale_then then,
+                               int64_t now)
+{
+    if (now < expires_at)
+        return WD_PSTATE_ENFORCING;
+    if (grace > 0 && now - expires_at < grace)
+        return WD_PSTATE_STALE;
+    return then == WD_STALE_KEEP_LAST_KNOWN_GOOD ? WD_PSTATE_STALE : WD_PSTATE_DENY_ALL;
+}
+
+/* ---- the view ---- */
 
 /* A deny-all view whose reason is "what: detail" (detail cleaned, both cut to fit). */
 static void deny(wd_agent_view *v, const char *what, const char *detail)

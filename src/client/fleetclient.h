@@ -2,8 +2,9 @@
  * libcurl: one reused connection (and TLS session) per client, TLS 1.3 only, the peer verified
  * against the fleet CA file alone (never the system store), a client certificate and key whose
  * key file is refused when group or others can read it, bounded response bodies and headers.
- * Used by `warden publish` and `warden status`; written so the agent's pollers can reuse it
- * (If-None-Match, Prefer: wait through extra headers; per-client total timeout).
+ * A module of its own (src/client), shared by the command line (`warden publish`, `warden
+ * status`; their flags live in src/cli/fleetflags.h) and the agent's pollers (If-None-Match,
+ * Prefer: wait through extra headers; per-client total timeout); it knows neither of them.
  * A client is used by one thread at a time (a libcurl handle is not shared); open one per loop.
  * It must never follow a redirect, use a proxy, speak anything but https, or log a body. */
 #ifndef WD_FLEETCLIENT_H
@@ -115,32 +116,7 @@ void wd_fleet_close(wd_fleet_client *c);
 bool wd_fleet_error_body(const wd_fleet_response *r, char *code, size_t codesz, char *message,
                          size_t messagesz);
 
-/* ---- pieces `warden publish` and `warden status` share on the command line ---- */
-
-/* The connection flags as given (borrowed from argv; any may be NULL). */
-typedef struct wd_fleet_flags {
-    const char *leader, *cert, *key, *ca, *timeout;
-} wd_fleet_flags;
-
-/* getopt_long rows for the connection flags (values 'L', 'c', 'k', 'a', 'T'). */
-#define WD_FLEET_FLAG_OPTS                                                                     \
-    {"leader", required_argument, NULL, 'L'}, {"cert", required_argument, NULL, 'c'},          \
-        {"key", required_argument, NULL, 'k'}, {"ca", required_argument, NULL, 'a'},           \
-        {"timeout", required_argument, NULL, 'T'}
-
-/* Take the value of connection flag ch into f. Returns true when ch was one of them. */
-bool wd_fleet_flag(int ch, const char *arg, wd_fleet_flags *f);
-
-/* Check the flags (all of --leader, --cert, --key, --ca present; the URL acceptable; --timeout
- * a duration of 1 s to 1 h) and fill *o (borrowing f's strings). Returns 0, or 2 after printing
- * the usage error with usage. Nothing is allocated. */
-int wd_fleet_flags_check(const wd_fleet_flags *f, const char *usage, wd_fleet_opts *o);
-
 /* The reason phrase of an HTTP status ("Created"), or "" for one not listed. */
 const char *wd_fleet_reason(long status);
-
-/* Print "warden: <what>: the leader answered <status> <reason>[: <code>: <message>]" on stderr
- * from r's error body (cleaned) and return 1 (operational error). */
-int wd_fleet_report_status(const char *what, const wd_fleet_response *r);
 
 #endif
