@@ -401,16 +401,19 @@ static void respond(conn *c)
 
     const char *route = rs->route ? rs->route : "unknown";
     wd_metrics_request(L->metrics, route, status);
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - c->t0.tv_sec) * 1e3 +
-                (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e6;
-    char st[8], dur[32];
-    snprintf(st, sizeof st, "%d", status);
-    snprintf(dur, sizeof dur, "%.1f", ms);
-    wd_log(L, c->tls || c->ui ? WD_LOG_INFO : WD_LOG_DEBUG, "request",
-           "method", c->have_req ? c->req.method : "-", "route", route, "status", st,
-           "peer", c->peer_ok ? c->peer_uri : c->ui ? "ui" : "-", "ms", dur, NULL);
+    wd_log_level lvl = c->tls || c->ui ? WD_LOG_INFO : WD_LOG_DEBUG;
+    if (lvl >= L->cfg.log_level) { /* the line is formatted only when it is written */
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - c->t0.tv_sec) * 1e3 +
+                    (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e6;
+        char st[8], dur[32];
+        snprintf(st, sizeof st, "%d", status);
+        snprintf(dur, sizeof dur, "%.1f", ms);
+        wd_log(L, lvl, "request", "method", c->have_req ? c->req.method : "-", "route", route,
+               "status", st, "peer", c->peer_ok ? c->peer_uri : c->ui ? "ui" : "-", "ms", dur,
+               NULL);
+    }
 
     c->st = C_WRITE;
     set_timer(c, L->cfg.idle_timeout_s); /* a peer that does not read is cut */
