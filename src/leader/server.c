@@ -44,6 +44,7 @@
 #define HOLD_BUCKETS 1024
 #define LINGER_S 2           /* after an error answer, unread bytes are discarded this long */
 #define MAX_QUEUED_KEYS 4096 /* wake-ups queued per worker before they are merged */
+#define WAKE_BATCH 64        /* woken polls re-run per turn of the loop (see wake_key) */
 #define LISTEN_BACKLOG 1024
 
 typedef struct server server;
@@ -85,6 +86,9 @@ struct conn {
     bool in_hold;
     unsigned hb;
     conn *hprev, *hnext;
+    /* woken, waiting in the worker's wake queue for its turn to be re-run */
+    bool in_wq;
+    conn *wprev, *wnext;
     /* every connection of the worker */
     conn *prev, *next;
 };
@@ -113,6 +117,13 @@ struct worker {
     conn *conns;
     size_t nconns;
     conn *hold[HOLD_BUCKETS];
+    /* held polls woken and not yet re-run, oldest first; wake_tmr re-runs them WAKE_BATCH at
+     * a time (made on the first wake-up; NULL until then) */
+    conn *wq_head, *wq_tail;
+    struct event *wake_tmr;
+    /* the Date header of this second (respond) */
+    time_t date_t;
+    char date[40];
 };
 
 struct server {
@@ -192,8 +203,45 @@ static void internal(server *s, const char *what)
 
 /* ---------------------------------------------------------------- connections */
 
+/* Take c out of its worker's wake queue (no-op when it is not in it). */
+static void wq_remove(conn *c)
+{
+    if (!c->in_wq)
+        return;
+    worker *w = c->w;
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else
+        w->wq_head = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        w->wq_tail = c->wprev;
+    c->wprev = c->wnext = NULL;
+    c->in_wq = false;
+}
+
+/* Append c to its worker's wake queue (no-op when it is already in it). */
+static void wq_push(conn *c)
+{
+    if (c->in_wq)
+        return;
+    worker *w = c->w;
+    c->wnext = NULL;
+    c->wprev = w->wq_tail;
+    if (w->wq_tail)
+        w->wq_tail->wnext = c;
+    else
+        w->wq_head = c;
+    w->wq_tail = c;
+    c->in_wq = true;
+}
+
+/* Take c out of the hold table (and the wake queue: only held polls wait there); held gauge
+ * -1. No-op when c is not held. */
 static void hold_remove(conn *c)
 {
+    wq_remove(c);
     if (!c->in_hold)
         return;
     worker *w = c->w;
@@ -329,13 +377,25 @@ static void respond(conn *c)
     bool no_body = status == 204 || status == 304;
 
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    char date[64];
+    /* one contiguous run of free space for the whole response, so that it leaves in one TLS
+     * record and one write instead of one per piece (the estimate only has to be large
+     * enough; when it is not, the rest goes into a second piece) */
+    size_t want = 256 + strlen(rs->content_type);
+    for (size_t i = 0; i < rs->nheaders; i++)
+        want += strlen(rs->headers[i].name) + strlen(rs->headers[i].value) + 4;
+    if (!no_body && !head_only)
+        want += rs->body_len;
+    evbuffer_expand(out, want); /* out of memory: the pieces below are added one by one */
     time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (t != w->date_t || w->date[0] == '\0') { /* formatted once a second per worker */
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+            w->date[0] = '\0';
+        w->date_t = t;
+    }
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, wd_http_reason(status),
-                        date);
+                        w->date);
     if (!no_body) {
         if (rs->body_len > 0)
             evbuffer_add_printf(out, "Content-Type: %s\r\n",
@@ -354,16 +414,19 @@ static void respond(conn *c)
 
     const char *route = rs->route ? rs->route : "unknown";
     wd_metrics_request(L->metrics, route, status);
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - c->t0.tv_sec) * 1e3 +
-                (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e6;
-    char st[8], dur[32];
-    snprintf(st, sizeof st, "%d", status);
-    snprintf(dur, sizeof dur, "%.1f", ms);
-    wd_log(L, c->tls || c->ui ? WD_LOG_INFO : WD_LOG_DEBUG, "request",
-           "method", c->have_req ? c->req.method : "-", "route", route, "status", st,
-           "peer", c->peer_ok ? c->peer_uri : c->ui ? "ui" : "-", "ms", dur, NULL);
+    wd_log_level lvl = c->tls || c->ui ? WD_LOG_INFO : WD_LOG_DEBUG;
+    if (lvl >= L->cfg.log_level) { /* the line is formatted only when it is written */
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - c->t0.tv_sec) * 1e3 +
+                    (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e6;
+        char st[8], dur[32];
+        snprintf(st, sizeof st, "%d", status);
+        snprintf(dur, sizeof dur, "%.1f", ms);
+        wd_log(L, lvl, "request", "method", c->have_req ? c->req.method : "-", "route", route,
+               "status", st, "peer", c->peer_ok ? c->peer_uri : c->ui ? "ui" : "-", "ms", dur,
+               NULL);
+    }
 
     c->st = C_WRITE;
     set_timer(c, L->cfg.idle_timeout_s); /* a peer that does not read is cut */
@@ -1072,17 +1135,57 @@ static void accept_error(struct evconnlistener *l, void *arg)
 
 /* ---------------------------------------------------------------- wake-ups and drain */
 
+/* Re-run (wake = 1) at most max woken polls from the head of w's wake queue; each answers
+ * (or holds again) as a fresh request would. */
+static void wake_run(worker *w, size_t max)
+{
+    for (size_t i = 0; i < max && w->wq_head != NULL; i++) {
+        conn *c = w->wq_head;
+        wq_remove(c);
+        if (c->st != C_HELD || !c->in_hold)
+            continue; /* cannot happen: leaving the hold table leaves the queue */
+        run_handler(c, 1);
+        after_handler(c, false);
+    }
+}
+
+/* The wake queue's turn: re-run the next WAKE_BATCH woken polls, then give the loop back so
+ * that their answers are written (the zero timer fires after the I/O the loop found ready)
+ * before the next batch is prepared. */
+static void wake_tmr_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker *w = arg;
+    wake_run(w, WAKE_BATCH);
+    if (w->wq_head != NULL) {
+        static const struct timeval now = {0, 0};
+        evtimer_add(w->wake_tmr, &now);
+    }
+}
+
+/* Wake the polls w holds on key: queue them, and let wake_tmr re-run them WAKE_BATCH per turn
+ * of the loop. So whatever the loop already has to write — the publisher's own answer first
+ * of all — goes out before the first batch, and each batch's answers reach the wire while the
+ * next one is prepared, instead of every held poll being re-run before any answer is written.
+ * Without the timer (out of memory making it), every woken poll is re-run at once. */
 static void wake_key(worker *w, const char *key)
 {
     unsigned b = key_hash(key);
-    conn *c = w->hold[b];
-    while (c != NULL) {
-        conn *next = c->hnext;
-        if (strcmp(c->rs.hold_key, key) == 0) {
-            run_handler(c, 1);
-            after_handler(c, false);
-        }
-        c = next;
+    for (conn *c = w->hold[b]; c != NULL; c = c->hnext)
+        if (strcmp(c->rs.hold_key, key) == 0)
+            wq_push(c);
+    if (w->wq_head == NULL)
+        return;
+    if (w->wake_tmr == NULL)
+        w->wake_tmr = evtimer_new(w->base, wake_tmr_cb, w);
+    if (w->wake_tmr == NULL) {
+        wake_run(w, SIZE_MAX);
+        return;
+    }
+    if (!evtimer_pending(w->wake_tmr, NULL)) {
+        static const struct timeval now = {0, 0};
+        evtimer_add(w->wake_tmr, &now);
     }
 }
 
@@ -1223,6 +1326,8 @@ static void worker_free(worker *w)
     stop_listening(w);
     if (w->drain_tmr)
         event_free(w->drain_tmr);
+    if (w->wake_tmr)
+        event_free(w->wake_tmr);
     if (w->ui_tmr)
         event_free(w->ui_tmr);
     if (w->cmd_ev)

@@ -3,7 +3,8 @@
 # real `warden leader` on 127.0.0.1 (ephemeral ports, SQLite store in the test's directory),
 # every simulated follower with its own certificate, receiving and verifying every published
 # bundle; the certificate cache is reused; a publish that fails, a roster that does not match
-# the pin and bad usage are reported as failures; and scripts/bench-fleet.sh end to end.
+# the pin and bad usage are reported as failures; more held polls than the leader re-runs in
+# one batch are all answered; and scripts/bench-fleet.sh end to end.
 # No figure is asserted: timings depend on the machine.
 . "$WD_SRCDIR/tests/cli/lib.sh"
 W=$WARDEN
@@ -47,7 +48,7 @@ expect "03 a bad --port list is a usage error" 2 "usage: bench_fleet" -- "$BF" -
     "$W" roster add-key roster.1.json --key signer.key.pub --purpose policy-bundle-signing \
         --sign root.key --out roster.json >/dev/null &&
     printf 'version: 1\nmode: enforce\nservers:\n  default: deny\n' > policy.yaml &&
-    for v in 1 2 3 4; do
+    for v in 1 2 3 4 5; do
         "$W" bundle create --policy policy.yaml --org acme --fleet prod --env eu1 --version $v \
             --instances '*' --sign signer.key --out bundle.$v.json >/dev/null || exit 1
     done
@@ -123,17 +124,26 @@ expect "23 a leader that is not there: exit 1" 1 "5 never established" -- \
     "$BF" --port "$(free_port)" --ca-dir "$T/ca" --cache "$T/leaves.pem" --roster "$T/roster.json" \
     --org acme --fleet prod --env eu1 --pid "$LEADER_PID" --pin "$PIN" --n 5 --rounds 1 \
     --publish-cmd true --timeout 5
+
+# ---- more held polls than the leader re-runs in one batch (64 per worker and turn of its
+# loop): every one of them is still answered, with the new bundle
+expect "24 300 followers, 1 round (version 5): exit 0" 0 \
+    "every follower verified every published bundle" -- \
+    bench --pin "$PIN" --n 300 --rounds 1 --first-version 5 --publish-cmd "$PUB >/dev/null"
+check "25 round 1: version 5 reached all 300, verified, none lost" bash -c "
+    grep -q 'round 1: version 5 published (command exit 0.*); 300 of 300 followers verified it' '$T/out' &&
+    grep -q '0 rejected, 0 other answers, 0 followers lost, 0 reconnections' '$T/out'"
 stop_leader
 
 # ---- the script end to end: its own leader, 10 followers, one round
 FLEET_NS=10 FLEET_ROUNDS=1 FLEET_SETTLE=0.2 FLEET_CACHE="$T/script-cache" \
     bash "$WD_SRCDIR/scripts/bench-fleet.sh" "$WD_BUILDDIR" >"$T/script.out" 2>"$T/script.err"
 rc=$?
-if [ "$rc" = 0 ]; then ok "24 bench-fleet.sh with FLEET_NS=10: exit 0"
-else notok "24 bench-fleet.sh with FLEET_NS=10: exit 0" "exit $rc" "$(tail -5 "$T/script.err")"; fi
-check "25 its run delivered version 2 to all 10" \
+if [ "$rc" = 0 ]; then ok "26 bench-fleet.sh with FLEET_NS=10: exit 0"
+else notok "26 bench-fleet.sh with FLEET_NS=10: exit 0" "exit $rc" "$(tail -5 "$T/script.err")"; fi
+check "27 its run delivered version 2 to all 10" \
     grep -q "round 1: version 2 published (command exit 0.*); 10 of 10 followers verified it" "$T/script.out"
-check "26 its summary has a row for N=10 with one round" grep -qE '^ +10 +1 ' "$T/script.out"
+check "28 its summary has a row for N=10 with one round" grep -qE '^ +10 +1 ' "$T/script.out"
 spid=$(sed -n 's/.*leader pid(s) \([0-9]*\) on port.*/\1/p' "$T/script.out")
-check "27 its leader is stopped" bash -c "[ -n '$spid' ] && ! kill -0 '$spid' 2>/dev/null"
+check "29 its leader is stopped" bash -c "[ -n '$spid' ] && ! kill -0 '$spid' 2>/dev/null"
 done_testing
