@@ -172,8 +172,10 @@ void api_h_bundle_put(wd_leader *L, const wd_http_req *req, const char *rest,
         bool created = res == WD_PUT_CREATED;
         published(L, admin, kind, created ? "created" : "same", "ok", m.seq, m.hash);
         answer(rs, created, kind, "version", m.seq, NULL, m.hash);
-        if (created)
-            wake(L, &m.stream);
+        /* also when unchanged: the view may only now hold it (this leader's first attempt
+         * was stored but its answer lost with the connection, and the store's announcement
+         * of it was taken for this leader's own); a poll with nothing new is held again */
+        wake(L, &m.stream);
     } else if (res == WD_PUT_FORK) {
         wd_http_resp_error(rs, 409, "fork",
                            "bundle: version %lld of %s/%s is already held with hash %s; this "
@@ -257,8 +259,7 @@ void api_h_kill_put(wd_leader *L, const wd_http_req *req, const char *rest, wd_h
         bool created = res == WD_PUT_CREATED;
         published(L, admin, kind, created ? "created" : "same", "ok", m.seq, m.hash);
         answer(rs, created, kind, "counter", m.seq, NULL, m.hash);
-        if (created)
-            wake(L, &m.stream);
+        wake(L, &m.stream); /* also when unchanged: see api_h_bundle_put */
     } else {
         const char *code = res == WD_PUT_FORK ? "fork" : "stale";
         wd_http_resp_error(rs, 409, code,

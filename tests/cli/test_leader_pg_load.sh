@@ -444,6 +444,50 @@ done
 alive=yes
 kill -0 "$A_PID" 2>/dev/null && kill -0 "$B_PID" 2>/dev/null || alive=no
 check "27 A and B are still running" test $alive = yes
+for i in $(seq 1 $NAGENT); do
+    p=${AGENT_PIDS[$i]}
+    kill -TERM "$p" 2>/dev/null
+    timeout 30 tail --pid="$p" -f /dev/null
+    wait "$p"
+    rc=$?
+    check "28 agent a-$i ran throughout and stops on SIGTERM: exit 0 ($rc)" test "$rc" = 0
+done
+
+# ---- a publish stored but answered 503 (the connection lost after the commit) ----
+# What the store then holds and A does not know (A takes the store's announcement of it for its
+# own) is made here by writing version K+1 straight into the database, announcing nothing. The
+# publisher's retry through A is answered 200 unchanged; it must wake the poll A holds, not
+# leave it to its wait's end (300 s; curl gives up after 90 s).
+X=$((K + 1))
+"$W" bundle create --policy "$D/p1.yaml" "${SCOPE[@]}" --version $X --instances '*' \
+    --previous "$T/b$K" --sign "$D/bs" --out "$T/b$X" >/dev/null
+HX=$(payload_hash "$T/b$X")
+n=$(psql_q shared "INSERT INTO bundles (org, fleet, env, version, hash, audience_json, bytes, stored_at)
+    SELECT org, fleet, env, $X, '$HX', audience_json, decode('$(base64 -w0 "$T/b$X")', 'base64'), stored_at
+    FROM bundles WHERE org = 'acme' AND fleet = 'prod' AND env = 'eu1' AND version = $K RETURNING version")
+check "29 version $X is written into the store behind the leaders' backs ($n)" test "$n" = "$X"
+h0=$(held A)
+curl -sS --max-time 90 --cacert "$D/pki/ca.crt" --cert "$D/f1.crt" --key "$D/f1.key" \
+    -H "If-None-Match: \"$HK\"" -H 'Prefer: wait=300' -o "$T/xpoll.body" -w '%{http_code}' \
+    "$A_URL$API/policy/latest" >"$T/xpoll.st" 2>"$T/xpoll.err" </dev/null &
+XP=$!
+BG_PIDS+=($XP)
+for t in $(seq 1 300); do [ "$(held A)" -gt "${h0:-0}" ] 2>/dev/null && break; sleep 0.1; done
+h1=$(held A)
+check "30 A holds a poll for a version after $K (held: ${h0:-?} -> ${h1:-?})" test "${h1:-0}" -gt "${h0:-0}"
+publish $X A
+rc=$?
+check "31 the retry of version $X through A: published: 200 unchanged ($rc: $(cat "$T/pub.out" "$T/pub.err"))" \
+    grep -q '^published: 200 unchanged' "$T/pub.out"
+wait $XP
+st=$(cat "$T/xpoll.st")
+if [ "$st" = 200 ] && cmp -s "$T/xpoll.body" "$T/b$X"; then
+    ok "32 ... and it answers the poll A held, with version $X, at once"
+else
+    notok "32 ... and it answers the poll A held, with version $X, at once" \
+        "status $st: $(head -c 300 "$T/xpoll.err")"
+fi
+
 for l in A B; do
     p=$A_PID
     [ $l = B ] && p=$B_PID
@@ -451,18 +495,10 @@ for l in A B; do
     timeout 30 tail --pid="$p" -f /dev/null
     wait "$p"
     rc=$?
-    check "28 $l stops on SIGTERM: exit 0 ($rc)" test "$rc" = 0
-done
-for i in $(seq 1 $NAGENT); do
-    p=${AGENT_PIDS[$i]}
-    kill -TERM "$p" 2>/dev/null
-    timeout 30 tail --pid="$p" -f /dev/null
-    wait "$p"
-    rc=$?
-    check "29 agent a-$i ran throughout and stops on SIGTERM: exit 0 ($rc)" test "$rc" = 0
+    check "33 $l stops on SIGTERM: exit 0 ($rc)" test "$rc" = 0
 done
 for f in "$T/a.log" "$T/b.log" "$T"/agent*.log; do
-    check "30 no sanitizer report in $(basename "$f")" \
+    check "34 no sanitizer report in $(basename "$f")" \
         bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$f'"
 done
 done_testing
