@@ -157,7 +157,7 @@ else notok "06 $NAGENT agents (two on each leader) apply bundle 1" "versions:$AV
 # the ETag it holds.
 mkdir -p "$T/poll"
 poller() {
-    local i=$1 url etag=$4 wait=$5 n=0 t0 t1 rc st tag f=$T/poll/$1
+    local i=$1 url etag=$4 wait=$5 n=0 t0 t1 rc st tag shown="" f=$T/poll/$1
     url=$(leader_url "$2")
     while [ ! -e "$T/stop" ]; do
         n=$((n + 1))
@@ -181,7 +181,10 @@ poller() {
         elif [ "$st" != 304 ]; then
             sleep 0.2
         fi
-        echo "$etag" >"$f.etag"
+        if [ "$etag" != "$shown" ]; then # replaced whole: a reader never sees it half written
+            echo "$etag" >"$f.etag.new" && mv -f "$f.etag.new" "$f.etag"
+            shown=$etag
+        fi
     done
 }
 H1=$(hash_of 1)
@@ -259,7 +262,8 @@ if wait_all_held "$HM"; then ok "09 every long-wait poller holds a poll for a ve
 else notok "09 every long-wait poller holds a poll for a version after $M" "held: A ${HA:-?}, B ${HB:-?}"; fi
 
 # ---- the restart ----
-echo "$K" >"$T/gate" # the publisher resumes as the database goes down
+# the publisher resumes as the database goes down (the gate replaced whole, never seen empty)
+echo "$K" >"$T/gate.new" && mv -f "$T/gate.new" "$T/gate"
 T_DOWN=$EPOCHREALTIME
 bash "$PGS" stop "$LD_PG_DIR" >/dev/null 2>&1
 T_STOPPED=$EPOCHREALTIME
@@ -336,12 +340,9 @@ awk '$5 != "-" { printf "%d\n", ($6 - $5) * 1000 }' "$T/pub.log" | sort -n | awk
 HK=$(hash_of $K)
 if agents_at "$K" 90; then ok "18 every agent converges on version $K"
 else notok "18 every agent converges on version $K" "versions:$AV" "$(grep -E 'poll-failed|backoff' "$T/agent1.log" | tail -n 5)"; fi
-pollers_at() {
-    local i
-    for i in $(seq 1 $NPOLL); do [ "$(cat "$T/poll/$i.etag" 2>/dev/null)" = "$1" ] || return 1; done
-}
-for _ in $(seq 1 900); do pollers_at "$HK" && break; sleep 0.1; done
-n=$(for i in $(seq 1 $NPOLL); do cat "$T/poll/$i.etag" 2>/dev/null; echo; done | sort | uniq -c | awk '{ printf "%s x %.16s ", $1, $2 }')
+pollers_at() { [ "$(cat "$T"/poll/*.etag 2>/dev/null | grep -cxF "$1")" = "$NPOLL" ]; }
+for _ in $(seq 1 600); do pollers_at "$HK" && break; sleep 0.2; done
+n=$(cat "$T"/poll/*.etag 2>/dev/null | sort | uniq -c | awk '{ printf "%s x %.16s ", $1, $2 }')
 check "19 every poller converges on version $K's ETag ($n)" pollers_at "$HK"
 
 # the pollers end: each one's held poll is answered at its wait's end at the latest
