@@ -219,8 +219,9 @@ else notok "07 $NPOLL pollers long-poll A and B" "held: A ${HA:-?}, B ${HB:-?}";
 
 # ---- the publisher ----
 # Publishes versions 2..K, version v through A when v is even, B when odd, while v is at most
-# the number in $T/gate; a refused attempt is retried (same leader, same bytes) after 0.2 s
-# until it lands. $T/pub.log gets "VERSION LEADER ATTEMPT EXIT START END OUTPUT" per attempt.
+# the number in $T/gate; a refused attempt is retried (same bytes, through the other leader)
+# after 0.2 s until it lands. $T/pub.log gets "VERSION LEADER ATTEMPT EXIT START END OUTPUT"
+# per attempt.
 echo "$M" >"$T/gate"
 publisher() {
     local v=2 a rc t0 t1 l out
@@ -243,6 +244,7 @@ publisher() {
             echo "$v $l $a $rc $t0 $t1 $out" >>"$T/pub.log"
             [ $rc = 0 ] && break
             sleep 0.2
+            if [ $l = A ]; then l=B; else l=A; fi
         done
         v=$((v + 1))
         sleep 0.3
@@ -280,7 +282,9 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 n=$(refused)
-check "11 publishes while the database is down are refused ($n attempts so far)" test "$n" -ge 2
+via=$(awk -v t="$T_DOWN" '$5 >= t && $4 != 0 { print $2 }' "$T/pub.log" | sort -u | tr -d '\n')
+check "11 publishes while the database is down are refused, through A and B ($n attempts so far, through $via)" \
+    test "$n" -ge 2 -a "$via" = AB
 if bash "$PGS" start "$LD_PG_DIR" >/dev/null 2>"$T/pg.err2"; then ok "12 the database starts again"
 else notok "12 the database starts again" "$(tail -n 20 "$T/pg.err2")"; fi
 T_UP=$EPOCHREALTIME
