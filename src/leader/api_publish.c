@@ -151,12 +151,16 @@ void api_h_bundle_put(wd_leader *L, const wd_http_req *req, const char *rest,
     m.stored_at = now;
     wd_put_result res = WD_PUT_CREATED;
     char held[WD_DIGEST_STRLEN + 1] = "";
-    bool view_ok = true;
+    bool view_ok = true, added = false;
     pthread_mutex_lock(&A->publish);
     c = L->store->ops->put_bundle(L->store, &m, req->body, req->body_len, &res, held, &e);
     if (c == WD_OK && (res == WD_PUT_CREATED || res == WD_PUT_SAME)) {
         pthread_rwlock_wrlock(&A->lock);
+        const api_stream *s0 = api_view_stream(A, &m.stream);
+        size_t before = s0 != NULL ? s0->nbundles : 0;
         view_ok = api_view_add_bundle(A, &m.stream, m.seq, m.hash, &b->audience);
+        const api_stream *s1 = view_ok ? api_view_stream(A, &m.stream) : NULL;
+        added = s1 != NULL && s1->nbundles > before;
         if (res == WD_PUT_CREATED)
             api_view_set_rollback(A, &m.stream, NULL, NULL);
         pthread_rwlock_unlock(&A->lock);
@@ -172,7 +176,10 @@ void api_h_bundle_put(wd_leader *L, const wd_http_req *req, const char *rest,
         bool created = res == WD_PUT_CREATED;
         published(L, admin, kind, created ? "created" : "same", "ok", m.seq, m.hash);
         answer(rs, created, kind, "version", m.seq, NULL, m.hash);
-        if (created)
+        /* also when unchanged but new to the view: this leader's first attempt was stored,
+         * its answer lost with the connection, and the store's announcement of it taken for
+         * this leader's own */
+        if (created || added)
             wake(L, &m.stream);
     } else if (res == WD_PUT_FORK) {
         wd_http_resp_error(rs, 409, "fork",
@@ -238,12 +245,16 @@ void api_h_kill_put(wd_leader *L, const wd_http_req *req, const char *rest, wd_h
     m.audience_json = aud;
     m.stored_at = now;
     wd_put_result res = WD_PUT_CREATED;
-    bool view_ok = true;
+    bool view_ok = true, added = false;
     pthread_mutex_lock(&A->publish);
     c = L->store->ops->put_kill(L->store, &m, req->body, req->body_len, &res, &e);
     if (c == WD_OK && (res == WD_PUT_CREATED || res == WD_PUT_SAME)) {
         pthread_rwlock_wrlock(&A->lock);
+        const api_stream *s0 = api_view_stream(A, &m.stream);
+        size_t before = s0 != NULL ? s0->nkills : 0;
         view_ok = api_view_add_kill(A, &m.stream, m.seq, m.hash, &k->audience);
+        const api_stream *s1 = view_ok ? api_view_stream(A, &m.stream) : NULL;
+        added = s1 != NULL && s1->nkills > before;
         pthread_rwlock_unlock(&A->lock);
     }
     pthread_mutex_unlock(&A->publish);
@@ -257,7 +268,7 @@ void api_h_kill_put(wd_leader *L, const wd_http_req *req, const char *rest, wd_h
         bool created = res == WD_PUT_CREATED;
         published(L, admin, kind, created ? "created" : "same", "ok", m.seq, m.hash);
         answer(rs, created, kind, "counter", m.seq, NULL, m.hash);
-        if (created)
+        if (created || added) /* unchanged but new to the view: see api_h_bundle_put */
             wake(L, &m.stream);
     } else {
         const char *code = res == WD_PUT_FORK ? "fork" : "stale";

@@ -715,6 +715,43 @@ static void t04_publish_rules(void **state)
     free(b3.env);
 }
 
+/* A publish stored although its answer was lost with the connection (written here straight
+ * into the store, behind the view): its retry is answered 200 unchanged, puts it in the view
+ * and wakes the stream's held polls; a retry of what the view already holds wakes nothing. */
+static void t04b_retry_of_a_lost_answer(void **state)
+{
+    (void)state;
+    msg b1 = bundle(1, "prod");
+    expect_published(&b1, "policy-bundles", 201, "created");
+    assert_int_equal(E.wakes, 1);
+    msg b2 = bundle(2, "prod");
+    wd_store_msg m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.stream.org, sizeof m.stream.org, "acme");
+    snprintf(m.stream.fleet, sizeof m.stream.fleet, "prod");
+    snprintf(m.stream.env, sizeof m.stream.env, "eu1");
+    m.seq = 2;
+    snprintf(m.hash, sizeof m.hash, "%s", b2.hash);
+    m.audience_json = "{\"instance_ids\":[\"*\"]}";
+    m.stored_at = T0;
+    wd_put_result res;
+    char held[WD_DIGEST_STRLEN + 1];
+    wd_err e;
+    assert_int_equal(E.real->ops->put_bundle(E.real, &m, (const unsigned char *)b2.env, b2.len,
+                                             &res, held, &e), WD_OK);
+    assert_int_equal(res, WD_PUT_CREATED);
+    expect_served(&F1, &b1); /* the view does not know it */
+    expect_published(&b2, "policy-bundles", 200, "unchanged");
+    assert_int_equal(E.wakes, 2);
+    assert_string_equal(E.last_wake, "acme/prod/eu1");
+    expect_served(&F1, &b2);
+    /* the same again: the view holds it, nothing to wake */
+    expect_published(&b2, "policy-bundles", 200, "unchanged");
+    assert_int_equal(E.wakes, 2);
+    free(b1.env);
+    free(b2.env);
+}
+
 /* PUT the envelope; expect 422 with code; nothing is served afterwards. */
 static void expect_refused(const char *rel, const char *env, size_t len, const char *code)
 {
@@ -1695,6 +1732,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t02_peers, setup, teardown),
         cmocka_unit_test_setup_teardown(t03_body_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(t04_publish_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(t04b_retry_of_a_lost_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(t05_publish_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(t06_publish_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(t06b_body_limits, setup, teardown),
