@@ -264,6 +264,67 @@ static size_t scan_value(const char *s, size_t n, size_t i)
     }
 }
 
+/* Past the string at s[i] == '"' in bytes scan_value already accepted: its closing quote is
+ * the first '"' after an even run of backslashes (0 if there is none). */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n;) {
+        const char *q = memchr(s + i, '"', n - i);
+        if (q == NULL)
+            return 0;
+        size_t j = (size_t)(q - s), b = j;
+        while (s[b - 1] == '\\') /* stops at the opening quote at the latest */
+            b--;
+        if ((j - b) % 2 == 0)
+            return j + 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* scan_value for bytes it already accepted (a line read strictly, or the inside of a value it
+ * scanned): the same end, found without validating again (strings are crossed with memchr).
+ * Never used on bytes nothing has validated. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    size_t depth = 0;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            if ((i = skip_string(s, n, i)) == 0)
+                return 0;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            i++;
+            continue;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return 0;
+            depth--;
+            i++;
+        } else if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (depth == 0)
+                return 0;
+            i++;
+            continue;
+        } else {
+            /* a number, true, false or null: up to the next delimiter */
+            while (i < n && strchr(",:]} \t\r\n", s[i]) == NULL)
+                i++;
+        }
+        if (depth == 0)
+            return i;
+    }
+    return 0;
+}
+
+size_t wd_proxy_value_end(const char *s, size_t n, size_t i, bool validated)
+{
+    if (s == NULL || i >= n)
+        return 0;
+    return validated ? skip_value(s, n, i) : scan_value(s, n, i);
+}
+
 /* Iteration over the members of an object or the elements of an array whose span is known.
  * it.pos is the next byte to read; it.ok turns false at the first byte that is not JSON. */
 typedef struct iter {
@@ -271,6 +332,7 @@ typedef struct iter {
     size_t end; /* one past the container's closing byte */
     size_t pos;
     bool ok, first;
+    bool trusted; /* the bytes were validated already: values are crossed with skip_value */
 } iter;
 
 /* Start iterating the container at v (its first byte '{' or '['). */
@@ -281,6 +343,7 @@ static bool iter_open(iter *it, const char *s, span v, char open)
     it->ok = v.len >= 2 && s[v.off] == open;
     it->pos = v.off + 1;
     it->first = true;
+    it->trusted = true; /* every container iterated lies inside a validated value */
     return it->ok;
 }
 
@@ -311,7 +374,7 @@ static bool iter_member(iter *it, span *key, span *val, bool *key_esc)
     if (i >= n || s[i] != ':')
         return it->ok = false;
     i = skip_ws(s, n, i + 1);
-    size_t e = scan_value(s, n, i);
+    size_t e = it->trusted ? skip_value(s, n, i) : scan_value(s, n, i);
     if (e == 0)
         return it->ok = false;
     *val = (span){i, e - i};
@@ -334,7 +397,7 @@ static bool iter_elem(iter *it, span *val)
         i = skip_ws(s, n, i + 1);
     }
     it->first = false;
-    size_t e = scan_value(s, n, i);
+    size_t e = it->trusted ? skip_value(s, n, i) : scan_value(s, n, i);
     if (e == 0)
         return it->ok = false;
     *val = (span){i, e - i};
@@ -1364,6 +1427,7 @@ static bool recover_id(const char *line, size_t len, span *idv)
     iter it;
     if (!iter_open(&it, line, (span){i, len - i}, '{'))
         return false;
+    it.trusted = false; /* an unreadable line: every value is scanned */
     span k, v;
     bool esc;
     int count = 0;
@@ -1459,6 +1523,7 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
         iter it;
         span el;
         iter_open(&it, line, whole, '[');
+        it.trusted = false; /* the scanner's own reading, to compare with the tree's */
         while (iter_elem(&it, &el))
             n_scanned++;
         if (!it.ok)

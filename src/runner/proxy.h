@@ -67,6 +67,12 @@ void wd_proxy_free(wd_proxy *p);
  * memory) — the proxy then asks wd_json_parse. It never accepts a line wd_json_parse refuses. */
 bool wd_proxy_fast_parse(const char *line, size_t len, json_t **out);
 
+/* The end (one past) of the JSON value starting at s[i], 0 when there is none: with validated
+ * false the proxy's validating scanner; with validated true its quick crossing of bytes the
+ * scanner already accepted (the same end for them; anything for other bytes). Exposed for the
+ * differential test. */
+size_t wd_proxy_value_end(const char *s, size_t n, size_t i, bool validated);
+
 /* A line from the client (without its newline; len may exceed max_line, in which case the
  * caller passes only what it kept and over_cap = true). Fills *out; WD_OK unless out of
  * memory (then nothing is sent anywhere and *out is empty). A blank line (only JSON whitespace)

@@ -3,7 +3,8 @@
  * lines at every limit it vouches for, on lines it must leave to the strict reader, and on
  * hundreds of thousands of random and mutated lines, it never accepts a line the strict reader
  * refuses, and when it accepts, its tree is the strict reader's (same members, same order, same
- * numbers). It must never pass on a line neither reader was asked about. */
+ * numbers); and the quick crossing of validated values (wd_proxy_value_end) ends each value
+ * where the validating scanner does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -52,6 +53,17 @@ static bool agree(const char *s, size_t n, tally *t)
         free(b);
     } else {
         assert_null(fast);
+    }
+    /* the quick crossing of validated bytes ends every value where the scanner does: at every
+     * byte where the scanner reads a value that a delimiter follows, as inside a container */
+    for (size_t i = 0; i < n; i++) {
+        size_t e = wd_proxy_value_end(s, n, i, false);
+        if (e == 0 || (e < n && strchr(",:]} \t\r\n", s[e]) == NULL))
+            continue;
+        if (wd_proxy_value_end(s, n, i, true) != e) {
+            fprintf(stderr, "# value ends differ at %zu in %.*s\n", i, (int)n, s);
+            fail();
+        }
     }
     if (t != NULL) {
         t->fast += f;
