@@ -220,9 +220,9 @@ static wd_code feed(wd_relay *r, bool from_client, const char *buf, size_t n, wd
 static wd_code do_read(wd_relay *r, bool from_client, wd_err *e)
 {
     static const size_t chunk = WD_RELAY_CHUNK;
-    char *buf = malloc(chunk);
-    if (buf == NULL)
+    if (r->rd == NULL && (r->rd = malloc(chunk)) == NULL) /* kept until wd_relay_close */
         return wd_err_set(e, WD_E_NOMEM, "out of memory reading a message");
+    char *buf = r->rd;
     int fd = from_client ? r->cin : r->sout;
     ssize_t n = read(fd, buf, chunk);
     wd_code c = WD_OK;
@@ -239,7 +239,6 @@ static wd_code do_read(wd_relay *r, bool from_client, wd_err *e)
             r->sout_eof = true;
         }
     }
-    free(buf);
     return c;
 }
 
@@ -408,6 +407,8 @@ void wd_relay_close(wd_relay *r)
     rbuf_free(&r->sline);
     rbuf_free(&r->to_cli);
     rbuf_free(&r->to_srv);
+    free(r->rd);
+    r->rd = NULL;
     if (r->cin_set)
         fcntl(r->cin, F_SETFL, r->cin_flags);
     if (r->cout_set)

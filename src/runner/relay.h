@@ -47,6 +47,7 @@ typedef struct wd_relay {
     bool cin_set, cout_set;
     size_t dropped_server_lines; /* over-cap server lines dropped (counted, logged) */
     int fd_index[WD_RELAY_NFDS]; /* which pollfd slot is which fd (internal) */
+    char *rd;           /* WD_RELAY_CHUNK bytes for reads, allocated once (internal) */
 } wd_relay;
 
 /* Set up the relay over the client's fds; pipes and sockets among them are made nonblocking
