@@ -279,12 +279,17 @@ static void do_write(wd_relay *r, bool to_client)
 size_t wd_relay_pollfds(wd_relay *r, struct pollfd *pfds)
 {
     size_t n = 0;
-    bool room = pending(&r->to_cli) < WD_RELAY_HIGH && pending(&r->to_srv) < WD_RELAY_HIGH;
+    /* A client line may queue bytes for both sides (a request, an answer); a server line only
+     * for the client. So the server is read as long as the client's buffer has room, even when
+     * the server's is full: a server that writes its answers before reading more requests
+     * would otherwise wait on its full stdout for ever while warden waits on its stdin. */
+    bool cli_room = pending(&r->to_cli) < WD_RELAY_HIGH;
+    bool room = cli_room && pending(&r->to_srv) < WD_RELAY_HIGH;
     if (!r->cin_eof && !r->client_paused && r->proxy != NULL && room) {
         pfds[n] = (struct pollfd){r->cin, POLLIN, 0};
         r->fd_index[n++] = SLOT_CIN;
     }
-    if (r->sout >= 0 && !r->sout_eof && room) {
+    if (r->sout >= 0 && !r->sout_eof && cli_room) {
         pfds[n] = (struct pollfd){r->sout, POLLIN, 0};
         r->fd_index[n++] = SLOT_SOUT;
     }

@@ -3,8 +3,9 @@
  * the proxy's message logic (proxy.h) and what it says written out. The caller owns the poll
  * loop: it asks for the relay's pollfds, polls them with its own, and hands the results back.
  * Memory is bounded: a line is kept up to the cap (the rest of an over-cap line is dropped and
- * the proxy told), and a side is not read while either output buffer holds WD_RELAY_HIGH bytes
- * or more (backpressure), so the relay holds at most about 2 * (cap + WD_RELAY_HIGH + 64 KiB).
+ * the proxy told), and the client is not read while either output buffer holds WD_RELAY_HIGH
+ * bytes or more, the server while the client's does (backpressure; a server line queues bytes
+ * only for the client), so the relay holds at most about 2 * (cap + WD_RELAY_HIGH + 64 KiB).
  * It must never forward a partial line to the server, never block on a write, and never read
  * a side whose output it could not buffer. */
 #ifndef WARDEN_RUNNER_RELAY_H
