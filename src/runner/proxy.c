@@ -917,7 +917,8 @@ static uint64_t hash_key(const char *k, size_t n)
 
 /* The key of the id at v in s, written to out (KEY_MAX bytes). Returns its length, 0 when the
  * value is not an id the proxy can key (object, array, boolean, a string holding U+0000, an
- * integer past int64, which jansson refuses on the client side anyway) or out of memory. */
+ * integer past int64 or a real past double's range, which jansson refuses on the client side
+ * anyway) or out of memory. */
 static size_t id_key(const char *s, span v, char out[KEY_MAX])
 {
     char c = s[v.off];
@@ -960,7 +961,10 @@ static size_t id_key(const char *s, span v, char out[KEY_MAX])
         long long x = strtoll(num, NULL, 10);
         n = errno != 0 ? 0 : snprintf(out, KEY_MAX, "i%lld", x);
     } else {
-        n = snprintf(out, KEY_MAX, "r%.17g", strtod(num, NULL));
+        double d = strtod(num, NULL);
+        /* a real past double's range (jansson refuses it) is no id: echoing it would give the
+         * client a number it cannot read */
+        n = isfinite(d) ? snprintf(out, KEY_MAX, "r%.17g", d) : 0;
     }
     if (num != small)
         free(num);
