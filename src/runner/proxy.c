@@ -1,5 +1,6 @@
 /* proxy.c — the MCP proxy's message logic (SPEC §14.1); see proxy.h. Client lines are read
- * strictly (codec/json.h: one document, no duplicate keys, valid UTF-8, bounded depth) and every
+ * strictly (codec/json.h: one document, no duplicate keys, valid UTF-8, bounded depth; a line
+ * its own one-pass reader can vouch for is read by that reader into the same tree) and every
  * tools/call is decided through the gate chain; server lines are relayed as they are, except a
  * tools/list result the proxy filters by cutting the denied tools' bytes out of the line.
  * Bytes are never re-serialised: ids, forwarded batch elements and kept tools are copied from the
