@@ -224,11 +224,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_proxy: no warden at %s (use --warden PATH)\n", warden);
         return 1;
     }
-    char policy[] = "/tmp/bench_proxy_XXXXXX";
-    int pfd = mkstemp(policy);
-    if (pfd < 0)
+    /* The policy sits in a directory of its own: warden watches the policy's directory, and
+     * other programs' files coming and going in /tmp would wake it and be measured too. */
+    char pdir[] = "/tmp/bench_proxy_XXXXXX";
+    if (mkdtemp(pdir) == NULL)
         return 1;
-    FILE *pf = fdopen(pfd, "w");
+    char policy[sizeof pdir + 16];
+    snprintf(policy, sizeof policy, "%s/policy.yaml", pdir);
+    FILE *pf = fopen(policy, "w");
+    if (pf == NULL) {
+        rmdir(pdir);
+        return 1;
+    }
     fprintf(pf, "version: 1\nservers:\n  default: deny\n  rules:\n    - name: bench\n"
                 "      action: allow\n      match: {name: [echo-bench], command: [\"%s\"]}\n"
                 "mcp_tool_policy:\n  default: allow\n  rules:\n    - name: no-writes\n"
@@ -244,6 +251,9 @@ int main(int argc, char **argv)
         size_t size;
         int samples, piped;
     } cases[] = {{1024, 5000, 20000}, {65536, 500, 1000}};
+    double load[3];
+    if (getloadavg(load, 3) == 3)
+        printf("load average %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     printf("proxy round trips: tools/call echo, sequential (p50/p99) and pipelined with 16 KiB "
            "in flight (throughput, request + answer bytes)\n");
     int rc = 0;
@@ -263,5 +273,6 @@ int main(int argc, char **argv)
                cases[i].size / 1024, b.p50_us - a.p50_us, b.p99_us - a.p99_us, b.mib_s / a.mib_s);
     }
     unlink(policy);
+    rmdir(pdir);
     return rc;
 }

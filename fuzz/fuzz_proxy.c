@@ -4,7 +4,8 @@
  * first input byte's low bit makes the flight recorder fail). It traps when a denied tools/call
  * (exec_*), or any tools/call while the recorder fails, is forwarded; when a forwarded client
  * line is not strict JSON; when an answer is not JSON; and when a filtered tools/list still
- * lists a denied tool. It must never register more than its one policy gate. */
+ * lists a denied tool; and when the proxy's fast reader accepts a client line the strict reader
+ * refuses, or reads it into another tree. It must never register more than its one policy gate. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,12 +134,33 @@ static void check_filtered(const char *s, size_t n)
     json_decref(v);
 }
 
+/* The fast reader never accepts what the strict one refuses, and reads the same tree. */
+static void check_fast_reader(const char *s, size_t n)
+{
+    json_t *fast = NULL, *strict = NULL;
+    bool f = wd_proxy_fast_parse(s, n, &fast);
+    bool ok = wd_json_parse((const unsigned char *)s, n, MAX_LINE, &strict, NULL) == WD_OK;
+    if (f && !ok)
+        __builtin_trap();
+    if (f) {
+        char *a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *b = json_dumps(strict, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (a == NULL || b == NULL || strcmp(a, b) != 0 || !json_equal(fast, strict))
+            __builtin_trap();
+        free(a);
+        free(b);
+    }
+    json_decref(fast);
+    json_decref(strict);
+}
+
 static void client(wd_proxy *p, const char *s, size_t n, bool over)
 {
     if (n > MAX_LINE) {
         n = MAX_LINE;
         over = true;
     }
+    check_fast_reader(s, n);
     wd_proxy_out out;
     wd_err e;
     if (wd_proxy_client_line(p, s, n, over, &out, &e) != WD_OK)

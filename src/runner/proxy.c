@@ -1,5 +1,6 @@
 /* proxy.c — the MCP proxy's message logic (SPEC §14.1); see proxy.h. Client lines are read
- * strictly (codec/json.h: one document, no duplicate keys, valid UTF-8, bounded depth) and every
+ * strictly (codec/json.h: one document, no duplicate keys, valid UTF-8, bounded depth; a line
+ * its own one-pass reader can vouch for is read by that reader into the same tree) and every
  * tools/call is decided through the gate chain; server lines are relayed as they are, except a
  * tools/list result the proxy filters by cutting the denied tools' bytes out of the line.
  * Bytes are never re-serialised: ids, forwarded batch elements and kept tools are copied from the
@@ -11,6 +12,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -263,6 +265,67 @@ static size_t scan_value(const char *s, size_t n, size_t i)
     }
 }
 
+/* Past the string at s[i] == '"' in bytes scan_value already accepted: its closing quote is
+ * the first '"' after an even run of backslashes (0 if there is none). */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n;) {
+        const char *q = memchr(s + i, '"', n - i);
+        if (q == NULL)
+            return 0;
+        size_t j = (size_t)(q - s), b = j;
+        while (s[b - 1] == '\\') /* stops at the opening quote at the latest */
+            b--;
+        if ((j - b) % 2 == 0)
+            return j + 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* scan_value for bytes it already accepted (a line read strictly, or the inside of a value it
+ * scanned): the same end, found without validating again (strings are crossed with memchr).
+ * Never used on bytes nothing has validated. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    size_t depth = 0;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            if ((i = skip_string(s, n, i)) == 0)
+                return 0;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            i++;
+            continue;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return 0;
+            depth--;
+            i++;
+        } else if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (depth == 0)
+                return 0;
+            i++;
+            continue;
+        } else {
+            /* a number, true, false or null: up to the next delimiter */
+            while (i < n && strchr(",:]} \t\r\n", s[i]) == NULL)
+                i++;
+        }
+        if (depth == 0)
+            return i;
+    }
+    return 0;
+}
+
+size_t wd_proxy_value_end(const char *s, size_t n, size_t i, bool validated)
+{
+    if (s == NULL || i >= n)
+        return 0;
+    return validated ? skip_value(s, n, i) : scan_value(s, n, i);
+}
+
 /* Iteration over the members of an object or the elements of an array whose span is known.
  * it.pos is the next byte to read; it.ok turns false at the first byte that is not JSON. */
 typedef struct iter {
@@ -270,6 +333,7 @@ typedef struct iter {
     size_t end; /* one past the container's closing byte */
     size_t pos;
     bool ok, first;
+    bool trusted; /* the bytes were validated already: values are crossed with skip_value */
 } iter;
 
 /* Start iterating the container at v (its first byte '{' or '['). */
@@ -280,6 +344,7 @@ static bool iter_open(iter *it, const char *s, span v, char open)
     it->ok = v.len >= 2 && s[v.off] == open;
     it->pos = v.off + 1;
     it->first = true;
+    it->trusted = true; /* every container iterated lies inside a validated value */
     return it->ok;
 }
 
@@ -310,7 +375,7 @@ static bool iter_member(iter *it, span *key, span *val, bool *key_esc)
     if (i >= n || s[i] != ':')
         return it->ok = false;
     i = skip_ws(s, n, i + 1);
-    size_t e = scan_value(s, n, i);
+    size_t e = it->trusted ? skip_value(s, n, i) : scan_value(s, n, i);
     if (e == 0)
         return it->ok = false;
     *val = (span){i, e - i};
@@ -333,7 +398,7 @@ static bool iter_elem(iter *it, span *val)
         i = skip_ws(s, n, i + 1);
     }
     it->first = false;
-    size_t e = scan_value(s, n, i);
+    size_t e = it->trusted ? skip_value(s, n, i) : scan_value(s, n, i);
     if (e == 0)
         return it->ok = false;
     *val = (span){i, e - i};
@@ -438,6 +503,254 @@ static int find_member(const char *s, span obj, const char *name, span *val)
         }
     }
     return count;
+}
+
+/* ================================================================================================
+ * The fast strict reader of client lines. jansson reads a string one byte at a time (and the
+ * proxy then scanned the same bytes again for their spans), which made reading a large
+ * tools/call most of the proxy's cost. fast_check validates a line in one pass with the scanner
+ * above, and vouches for it only when it can tell, byte for byte, that wd_json_parse (jansson
+ * with JSON_REJECT_DUPLICATES, a container at the top, WD_MAX_JSON_DEPTH) accepts it; then
+ * fast_build makes the very tree jansson would have made (strings copied in one piece, numbers
+ * read by jansson itself). Whatever it cannot vouch for cheaply — an escaped object key, a
+ * "\u" escape of U+0000 or of a surrogate, more than FAST_KEYS keys in one object, an integer of
+ * more than 18 digits, a real it cannot check, nesting past FAST_DEPTH — goes to wd_json_parse
+ * as before, so the reader never accepts a line the strict reader refuses.
+ * ============================================================================================= */
+
+#define FAST_DEPTH 60 /* below WD_MAX_JSON_DEPTH (64) */
+#define FAST_KEYS 32  /* keys of one object compared pairwise */
+#define FAST_KEYS_ALL 512
+
+/* The string at s[i] == '"' (already ended at end by scan_string, escapes seen): false when one
+ * of its "\u" escapes is U+0000 or a surrogate (jansson refuses some of them; all are left to
+ * it). */
+static bool fast_escapes_ok(const char *s, size_t i, size_t end)
+{
+    for (i++; i < end; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u') {
+            uint32_t cp = 0;
+            for (size_t k = 2; k < 6; k++)
+                cp = (cp << 4) | (uint32_t)hexval(s[i + k]);
+            if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+                return false;
+            i += 5;
+        } else {
+            i++;
+        }
+    }
+    return true;
+}
+
+/* The number s[i, end) (scan_number's span): true when jansson reads it without an overflow. */
+static bool fast_number_ok(const char *s, size_t i, size_t end)
+{
+    size_t len = end - i;
+    if (memchr(s + i, '.', len) == NULL && memchr(s + i, 'e', len) == NULL &&
+        memchr(s + i, 'E', len) == NULL)
+        return len - (s[i] == '-') <= 18; /* within int64 whatever the digits */
+    char tmp[64];
+    if (len >= sizeof tmp)
+        return false;
+    memcpy(tmp, s + i, len);
+    tmp[len] = '\0';
+    char *stop;
+    errno = 0;
+    double d = strtod(tmp, &stop);
+    return stop == tmp + len && !(errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL));
+}
+
+/* One object key (s[k, e) with its quotes, no escape) against the keys of the object being read
+ * (keys[from, *nk)): false when repeated or when there are too many to compare. */
+static bool fast_key(span *keys, size_t from, size_t *nk, const char *s, size_t k, size_t e)
+{
+    if (*nk - from >= FAST_KEYS || *nk >= FAST_KEYS_ALL)
+        return false;
+    for (size_t j = from; j < *nk; j++)
+        if (keys[j].len == e - k && memcmp(s + keys[j].off, s + k, e - k) == 0)
+            return false;
+    keys[(*nk)++] = (span){k, e - k};
+    return true;
+}
+
+/* True when the line is one JSON object or array, and wd_json_parse surely accepts it. */
+static bool fast_check(const char *s, size_t n)
+{
+    unsigned char stack[FAST_DEPTH];   /* '{' or '[' */
+    size_t key_from[FAST_DEPTH];       /* first key of each open object in keys */
+    span keys[FAST_KEYS_ALL];
+    size_t depth = 0, nk = 0, i = skip_ws(s, n, 0);
+    if (i >= n || (s[i] != '{' && s[i] != '['))
+        return false;
+    for (;;) {
+        /* a value at s[i] */
+        if (i >= n)
+            return false;
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            if (depth == FAST_DEPTH)
+                return false;
+            key_from[depth] = nk;
+            stack[depth++] = (unsigned char)c;
+            i = skip_ws(s, n, i + 1);
+            if (i < n && s[i] == (c == '{' ? '}' : ']')) {
+                depth--;
+                i++;
+                goto after_value;
+            }
+            if (c == '{') {
+                bool esc = false;
+                size_t k = i;
+                if (i >= n || s[i] != '"' || (i = scan_string(s, n, i, &esc)) == 0 || esc ||
+                    !fast_key(keys, key_from[depth - 1], &nk, s, k, i))
+                    return false;
+                i = skip_ws(s, n, i);
+                if (i >= n || s[i] != ':')
+                    return false;
+                i = skip_ws(s, n, i + 1);
+            }
+            continue;
+        }
+        size_t v = i;
+        if (c == '"') {
+            bool esc = false;
+            i = scan_string(s, n, i, &esc);
+            if (i == 0 || (esc && !fast_escapes_ok(s, v, i - 1)))
+                return false;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            i = scan_number(s, n, i);
+            if (i == 0 || !fast_number_ok(s, v, i))
+                return false;
+        } else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+            i += 4;
+        } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+            i += 5;
+        } else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+            i += 4;
+        } else {
+            return false;
+        }
+    after_value:
+        for (;;) {
+            if (depth == 0)
+                return skip_ws(s, n, i) == n;
+            i = skip_ws(s, n, i);
+            if (i >= n)
+                return false;
+            char top = (char)stack[depth - 1];
+            if (s[i] == (top == '{' ? '}' : ']')) {
+                depth--;
+                if (top == '{')
+                    nk = key_from[depth];
+                i++;
+                continue;
+            }
+            if (s[i] != ',')
+                return false;
+            i = skip_ws(s, n, i + 1);
+            if (top == '{') {
+                bool esc = false;
+                size_t k = i;
+                if (i >= n || s[i] != '"' || (i = scan_string(s, n, i, &esc)) == 0 || esc ||
+                    !fast_key(keys, key_from[depth - 1], &nk, s, k, i))
+                    return false;
+                i = skip_ws(s, n, i);
+                if (i >= n || s[i] != ':')
+                    return false;
+                i = skip_ws(s, n, i + 1);
+            }
+            break;
+        }
+    }
+}
+
+/* The tree of the value at s[*i] of a line fast_check vouched for (so every byte is known to be
+ * valid, and the nesting is at most FAST_DEPTH); *i is moved past it. NULL when out of memory.
+ * The caller owns the result. */
+static json_t *fast_build(const char *s, size_t n, size_t *i)
+{
+    size_t p = *i;
+    char c = s[p];
+    json_t *v = NULL;
+    if (c == '{' || c == '[') {
+        v = c == '{' ? json_object() : json_array();
+        p = skip_ws(s, n, p + 1);
+        bool ok = v != NULL;
+        while (ok && s[p] != (c == '{' ? '}' : ']')) {
+            if (c == '{') {
+                /* a key without escapes: its bytes are its text */
+                const char *q = memchr(s + p + 1, '"', n - p - 1);
+                size_t kl = (size_t)(q - (s + p + 1));
+                size_t koff = p + 1;
+                p = skip_ws(s, n, (size_t)(q - s) + 1);
+                p = skip_ws(s, n, p + 1); /* past ':' */
+                json_t *m = fast_build(s, n, &p);
+                ok = m != NULL && json_object_setn_new_nocheck(v, s + koff, kl, m) == 0;
+            } else {
+                json_t *m = fast_build(s, n, &p);
+                ok = m != NULL && json_array_append_new(v, m) == 0;
+            }
+            p = skip_ws(s, n, p);
+            if (s[p] == ',')
+                p = skip_ws(s, n, p + 1);
+        }
+        if (!ok) {
+            json_decref(v);
+            return NULL;
+        }
+        *i = p + 1;
+        return v;
+    }
+    if (c == '"') {
+        const char *q = memchr(s + p + 1, '"', n - p - 1);
+        size_t l = (size_t)(q - (s + p + 1));
+        if (memchr(s + p + 1, '\\', l) == NULL) {
+            v = json_stringn_nocheck(s + p + 1, l);
+            *i = (size_t)(q - s) + 1;
+            return v;
+        }
+        size_t e = scan_string(s, n, p, NULL);
+        char *d = malloc(e - p);
+        if (d == NULL)
+            return NULL;
+        size_t dl = decode_string(s, (span){p, e - p}, d, NULL);
+        v = json_stringn_nocheck(d, dl);
+        free(d);
+        *i = e;
+        return v;
+    }
+    if (c == 't' || c == 'f' || c == 'n') {
+        *i = p + (c == 'f' ? 5 : 4);
+        return c == 't' ? json_true() : c == 'f' ? json_false() : json_null();
+    }
+    size_t e = scan_number(s, n, p);
+    json_error_t je;
+    v = json_loadb(s + p, e - p, JSON_DECODE_ANY, &je);
+    *i = e;
+    return v;
+}
+
+/* The tree of a line fast_check vouches for, and *end just past its value; NULL when it does
+ * not vouch for it or when out of memory (the caller then asks wd_json_parse, which tells). */
+static json_t *fast_parse(const char *line, size_t len, size_t *end)
+{
+    if (line == NULL || len == 0 || memchr(line, '\0', len) != NULL || !fast_check(line, len))
+        return NULL;
+    size_t i = skip_ws(line, len, 0);
+    json_t *v = fast_build(line, len, &i);
+    *end = i;
+    return v;
+}
+
+bool wd_proxy_fast_parse(const char *line, size_t len, json_t **out)
+{
+    size_t end;
+    if (out == NULL)
+        return false;
+    *out = fast_parse(line, len, &end);
+    return *out != NULL;
 }
 
 /* ================================================================================================
@@ -605,7 +918,8 @@ static uint64_t hash_key(const char *k, size_t n)
 
 /* The key of the id at v in s, written to out (KEY_MAX bytes). Returns its length, 0 when the
  * value is not an id the proxy can key (object, array, boolean, a string holding U+0000, an
- * integer past int64, which jansson refuses on the client side anyway) or out of memory. */
+ * integer past int64 or a real past double's range, which jansson refuses on the client side
+ * anyway) or out of memory. */
 static size_t id_key(const char *s, span v, char out[KEY_MAX])
 {
     char c = s[v.off];
@@ -648,7 +962,10 @@ static size_t id_key(const char *s, span v, char out[KEY_MAX])
         long long x = strtoll(num, NULL, 10);
         n = errno != 0 ? 0 : snprintf(out, KEY_MAX, "i%lld", x);
     } else {
-        n = snprintf(out, KEY_MAX, "r%.17g", strtod(num, NULL));
+        double d = strtod(num, NULL);
+        /* a real past double's range (jansson refuses it) is no id: echoing it would give the
+         * client a number it cannot read */
+        n = isfinite(d) ? snprintf(out, KEY_MAX, "r%.17g", d) : 0;
     }
     if (num != small)
         free(num);
@@ -1115,6 +1432,7 @@ static bool recover_id(const char *line, size_t len, span *idv)
     iter it;
     if (!iter_open(&it, line, (span){i, len - i}, '{'))
         return false;
+    it.trusted = false; /* an unreadable line: every value is scanned */
     span k, v;
     bool esc;
     int count = 0;
@@ -1170,9 +1488,14 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
         return answer_unreadable(line, len, WD_RPC_INVALID_REQUEST,
                                  "invalid request: NUL byte in the message", out, e);
 
-    json_t *root = NULL;
+    /* The fast reader when it can vouch for the line (the same tree, one pass), else the
+     * strict reader, which also says why a line is refused. */
+    size_t fast_end = 0;
+    json_t *root = fast_parse(line, len, &fast_end);
     wd_err pe;
-    wd_code c = wd_json_parse((const unsigned char *)line, len, p->max_line, &root, &pe);
+    wd_code c = root != NULL ? WD_OK
+                             : wd_json_parse((const unsigned char *)line, len, p->max_line, &root,
+                                             &pe);
     if (c == WD_E_NOMEM)
         return wd_err_set(e, WD_E_NOMEM, "proxy: out of memory");
     if (c != WD_OK) {
@@ -1197,13 +1520,15 @@ wd_code wd_proxy_client_line(wd_proxy *p, const char *line, size_t len, bool ove
     work w;
     memset(&w, 0, sizeof w);
     w.line = line;
-    size_t start = skip_ws(line, len, 0), end = scan_value(line, len, start);
+    size_t start = skip_ws(line, len, 0);
+    size_t end = fast_end != 0 && json_is_object(root) ? fast_end : scan_value(line, len, start);
     span whole = {start, end - start};
     size_t n_scanned = 0;
     if (end != 0 && json_is_array(root)) {
         iter it;
         span el;
         iter_open(&it, line, whole, '[');
+        it.trusted = false; /* the scanner's own reading, to compare with the tree's */
         while (iter_elem(&it, &el))
             n_scanned++;
         if (!it.ok)

@@ -61,6 +61,18 @@ wd_code wd_proxy_new(const char *server_name, size_t max_line, const wd_proxy_ho
                      wd_proxy **out, wd_err *e);
 void wd_proxy_free(wd_proxy *p);
 
+/* The proxy's fast strict reader, exposed for its differential test: true and *out the tree
+ * wd_json_parse would give (caller owns it) when it can vouch that the strict reader accepts the
+ * line; false and *out NULL otherwise (it cannot tell cheaply, the line is refused, or out of
+ * memory) — the proxy then asks wd_json_parse. It never accepts a line wd_json_parse refuses. */
+bool wd_proxy_fast_parse(const char *line, size_t len, json_t **out);
+
+/* The end (one past) of the JSON value starting at s[i], 0 when there is none: with validated
+ * false the proxy's validating scanner; with validated true its quick crossing of bytes the
+ * scanner already accepted (the same end for them; anything for other bytes). Exposed for the
+ * differential test. */
+size_t wd_proxy_value_end(const char *s, size_t n, size_t i, bool validated);
+
 /* A line from the client (without its newline; len may exceed max_line, in which case the
  * caller passes only what it kept and over_cap = true). Fills *out; WD_OK unless out of
  * memory (then nothing is sent anywhere and *out is empty). A blank line (only JSON whitespace)

@@ -220,9 +220,9 @@ static wd_code feed(wd_relay *r, bool from_client, const char *buf, size_t n, wd
 static wd_code do_read(wd_relay *r, bool from_client, wd_err *e)
 {
     static const size_t chunk = WD_RELAY_CHUNK;
-    char *buf = malloc(chunk);
-    if (buf == NULL)
+    if (r->rd == NULL && (r->rd = malloc(chunk)) == NULL) /* kept until wd_relay_close */
         return wd_err_set(e, WD_E_NOMEM, "out of memory reading a message");
+    char *buf = r->rd;
     int fd = from_client ? r->cin : r->sout;
     ssize_t n = read(fd, buf, chunk);
     wd_code c = WD_OK;
@@ -239,7 +239,6 @@ static wd_code do_read(wd_relay *r, bool from_client, wd_err *e)
             r->sout_eof = true;
         }
     }
-    free(buf);
     return c;
 }
 
@@ -280,12 +279,17 @@ static void do_write(wd_relay *r, bool to_client)
 size_t wd_relay_pollfds(wd_relay *r, struct pollfd *pfds)
 {
     size_t n = 0;
-    bool room = pending(&r->to_cli) < WD_RELAY_HIGH && pending(&r->to_srv) < WD_RELAY_HIGH;
+    /* A client line may queue bytes for both sides (a request, an answer); a server line only
+     * for the client. So the server is read as long as the client's buffer has room, even when
+     * the server's is full: a server that writes its answers before reading more requests
+     * would otherwise wait on its full stdout for ever while warden waits on its stdin. */
+    bool cli_room = pending(&r->to_cli) < WD_RELAY_HIGH;
+    bool room = cli_room && pending(&r->to_srv) < WD_RELAY_HIGH;
     if (!r->cin_eof && !r->client_paused && r->proxy != NULL && room) {
         pfds[n] = (struct pollfd){r->cin, POLLIN, 0};
         r->fd_index[n++] = SLOT_CIN;
     }
-    if (r->sout >= 0 && !r->sout_eof && room) {
+    if (r->sout >= 0 && !r->sout_eof && cli_room) {
         pfds[n] = (struct pollfd){r->sout, POLLIN, 0};
         r->fd_index[n++] = SLOT_SOUT;
     }
@@ -408,6 +412,8 @@ void wd_relay_close(wd_relay *r)
     rbuf_free(&r->sline);
     rbuf_free(&r->to_cli);
     rbuf_free(&r->to_srv);
+    free(r->rd);
+    r->rd = NULL;
     if (r->cin_set)
         fcntl(r->cin, F_SETFL, r->cin_flags);
     if (r->cout_set)

@@ -3,8 +3,9 @@
  * the proxy's message logic (proxy.h) and what it says written out. The caller owns the poll
  * loop: it asks for the relay's pollfds, polls them with its own, and hands the results back.
  * Memory is bounded: a line is kept up to the cap (the rest of an over-cap line is dropped and
- * the proxy told), and a side is not read while either output buffer holds WD_RELAY_HIGH bytes
- * or more (backpressure), so the relay holds at most about 2 * (cap + WD_RELAY_HIGH + 64 KiB).
+ * the proxy told), and the client is not read while either output buffer holds WD_RELAY_HIGH
+ * bytes or more, the server while the client's does (backpressure; a server line queues bytes
+ * only for the client), so the relay holds at most about 2 * (cap + WD_RELAY_HIGH + 64 KiB).
  * It must never forward a partial line to the server, never block on a write, and never read
  * a side whose output it could not buffer. */
 #ifndef WARDEN_RUNNER_RELAY_H
@@ -47,6 +48,7 @@ typedef struct wd_relay {
     bool cin_set, cout_set;
     size_t dropped_server_lines; /* over-cap server lines dropped (counted, logged) */
     int fd_index[WD_RELAY_NFDS]; /* which pollfd slot is which fd (internal) */
+    char *rd;           /* WD_RELAY_CHUNK bytes for reads, allocated once (internal) */
 } wd_relay;
 
 /* Set up the relay over the client's fds; pipes and sockets among them are made nonblocking

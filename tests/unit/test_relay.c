@@ -1,8 +1,8 @@
 /* test_relay.c — the relay of `warden run` over real pipes with the real proxy: lines cut at
  * '\n' whatever the reads, a client line at the cap forwarded and one past it answered and not
  * forwarded, a server line past the cap dropped, the server's last unterminated line relayed
- * as it was, pending requests answered when the server is gone; and --restart's parser at its
- * limits. */
+ * as it was, pending requests answered when the server is gone, the server still read while
+ * its own input is full; and --restart's parser at its limits. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -219,6 +219,58 @@ static void restart_parse(void **state)
     }
 }
 
+/* True when the relay's pollfds wait to read fd. */
+static bool polls_read(rig *g, int fd)
+{
+    struct pollfd pfds[WD_RELAY_NFDS];
+    size_t n = wd_relay_pollfds(&g->r, pfds);
+    for (size_t i = 0; i < n; i++)
+        if (pfds[i].fd == fd && (pfds[i].events & POLLIN))
+            return true;
+    return false;
+}
+
+/* A server that does not read its stdin while the client sends more than the relay buffers for
+ * it: the client is no longer read, but the server still is, and its lines reach the client
+ * (no deadlock with a server blocked on its stdout). */
+static void server_read_while_its_input_is_full(void **state)
+{
+    (void)state;
+    rig g;
+    rig_up(&g, 64 * 1024);
+    fcntl(g.cw, F_SETFL, O_NONBLOCK);
+    size_t big = 32 * 1024;
+    char *line = malloc(big + 128);
+    assert_non_null(line);
+    int head = snprintf(line, 128, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\","
+                                   "\"params\":{\"p\":\"");
+    memset(line + head, 'x', big);
+    size_t len = (size_t)head + big;
+    len += (size_t)snprintf(line + len, 128, "\"}}\n");
+    size_t sent_lines = 0;
+    for (int rounds = 0; rounds < 10000 && polls_read(&g, g.r.cin); rounds++) {
+        if (write(g.cw, line, len) == (ssize_t)len)
+            sent_lines++;
+        struct pollfd pfds[WD_RELAY_NFDS];
+        size_t n = wd_relay_pollfds(&g.r, pfds);
+        if (poll(pfds, n, 50) > 0) {
+            wd_err e;
+            assert_int_equal(wd_relay_io(&g.r, pfds, n, &e), WD_OK);
+        }
+    }
+    free(line);
+    assert_true(sent_lines * len > WD_RELAY_HIGH);
+    assert_true(wd_relay_pending_server(&g.r) >= WD_RELAY_HIGH);
+    assert_false(polls_read(&g, g.r.cin));
+    assert_true(polls_read(&g, g.r.sout));
+    put(g.so_w, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n");
+    pump(&g);
+    char *got = drain(g.cout_r);
+    assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n");
+    free(got);
+    rig_down(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +278,7 @@ int main(void)
         cmocka_unit_test(client_cap),
         cmocka_unit_test(server_cap_and_gone),
         cmocka_unit_test(restart_parse),
+        cmocka_unit_test(server_read_while_its_input_is_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
