@@ -46,6 +46,9 @@
 #define WD_MAX_RUNCONFIG         (64u * 1024u)
 /* A tool call's arguments given as JSON (warden gate check --args, policy test cases). */
 #define WD_MAX_TOOL_ARGS         (64u * 1024u)
+/* The recorder settings the agent publishes in its state directory (recorder.json), as
+ * `warden run --state-dir` reads them. */
+#define WD_MAX_RECORDER_SETTINGS (64u * 1024u)
 /* One MCP message (a newline-delimited JSON-RPC line) through the proxy of `warden run`;
  * `--max-message` changes it for one run. */
 #define WD_MAX_MCP_MESSAGE       (4u * 1024u * 1024u)

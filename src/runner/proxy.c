@@ -575,6 +575,23 @@ static bool fast_key(span *keys, size_t from, size_t *nk, const char *s, size_t 
     return true;
 }
 
+/* A member at s[i] of the object whose keys start at keys[from]: its key read and checked
+ * (fast_key), the colon and the blanks around it skipped. Returns where the member's value
+ * starts (never 0), or 0 when the fast path does not take this key (nothing to undo: the
+ * caller gives up on the line). */
+static size_t fast_member(span *keys, size_t from, size_t *nk, const char *s, size_t n, size_t i)
+{
+    bool esc = false;
+    size_t k = i;
+    if (i >= n || s[i] != '"' || (i = scan_string(s, n, i, &esc)) == 0 || esc ||
+        !fast_key(keys, from, nk, s, k, i))
+        return 0;
+    i = skip_ws(s, n, i);
+    if (i >= n || s[i] != ':')
+        return 0;
+    return skip_ws(s, n, i + 1);
+}
+
 /* True when the line is one JSON object or array, and wd_json_parse surely accepts it. */
 static bool fast_check(const char *s, size_t n)
 {
@@ -600,17 +617,8 @@ static bool fast_check(const char *s, size_t n)
                 i++;
                 goto after_value;
             }
-            if (c == '{') {
-                bool esc = false;
-                size_t k = i;
-                if (i >= n || s[i] != '"' || (i = scan_string(s, n, i, &esc)) == 0 || esc ||
-                    !fast_key(keys, key_from[depth - 1], &nk, s, k, i))
-                    return false;
-                i = skip_ws(s, n, i);
-                if (i >= n || s[i] != ':')
-                    return false;
-                i = skip_ws(s, n, i + 1);
-            }
+            if (c == '{' && (i = fast_member(keys, key_from[depth - 1], &nk, s, n, i)) == 0)
+                return false;
             continue;
         }
         size_t v = i;
@@ -650,17 +658,8 @@ static bool fast_check(const char *s, size_t n)
             if (s[i] != ',')
                 return false;
             i = skip_ws(s, n, i + 1);
-            if (top == '{') {
-                bool esc = false;
-                size_t k = i;
-                if (i >= n || s[i] != '"' || (i = scan_string(s, n, i, &esc)) == 0 || esc ||
-                    !fast_key(keys, key_from[depth - 1], &nk, s, k, i))
-                    return false;
-                i = skip_ws(s, n, i);
-                if (i >= n || s[i] != ':')
-                    return false;
-                i = skip_ws(s, n, i + 1);
-            }
+            if (top == '{' && (i = fast_member(keys, key_from[depth - 1], &nk, s, n, i)) == 0)
+                return false;
             break;
         }
     }

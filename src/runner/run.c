@@ -178,7 +178,7 @@ static wd_code open_recorder(run_ctx *x, wd_err *e)
         return WD_OK; /* the agent runs without a flight recorder */
     unsigned char *buf = NULL;
     size_t len = 0;
-    wd_code c = wd_read_file(path, 64u * 1024u, &buf, &len, e);
+    wd_code c = wd_read_file(path, WD_MAX_RECORDER_SETTINGS, &buf, &len, e);
     if (c != WD_OK)
         return c;
     json_error_t je;
