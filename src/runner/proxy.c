@@ -1425,6 +1425,17 @@ static outcome client_message(wd_proxy *p, work *w, const json_t *m, span raw)
  * bytes up to it and it are JSON, it is followed by ',' or '}' (so that a number cut by the cap
  * or glued to garbage is not taken for the whole id), it is the only one seen, and it is an id
  * the proxy could key (a string without U+0000, null, a number jansson can hold). */
+/* The id's bytes v are one JSON value a strict reader accepts (no lone surrogate escape, no
+ * number past a double's range): only such an id is echoed, so the client can read the answer. */
+static bool id_readable(const char *s, span v)
+{
+    json_error_t je;
+    json_t *j = json_loadb(s + v.off, v.len, JSON_DECODE_ANY, &je);
+    bool ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
 static bool recover_id(const char *line, size_t len, span *idv)
 {
     size_t i = skip_ws(line, len, 0);
@@ -1445,7 +1456,7 @@ static bool recover_id(const char *line, size_t len, span *idv)
         }
     }
     char key[KEY_MAX];
-    return count == 1 && id_key(line, *idv, key) > 0;
+    return count == 1 && id_key(line, *idv, key) > 0 && id_readable(line, *idv);
 }
 
 /* Answer a line that is not a readable message with code and message, echoing its id when

@@ -565,12 +565,18 @@ static void t_embedded_nul(void **state)
     /* a real past double's range is no id either; the largest double still is one */
     static const char l6[] = "{\"jsonrpc\":\"2.0\",\"id\":4.2e91167119,\"m\0\":1}";
     static const char l7[] = "{\"jsonrpc\":\"2.0\",\"id\":1.7976931348623157e308,\"m\0\":1}";
+    /* a string id with a lone surrogate escape is no id (found by fuzz_proxy); a pair is */
+    static const char l8[] = "{\"jsonrpc\":\"2.0\",\"id\":\"\\udddd1674\",\"m\0\":1}";
+    static const char l9[] = "{\"jsonrpc\":\"2.0\",\"id\":\"\\ud83d\",\"m\0\":1}";
+    static const char l10[] = "{\"jsonrpc\":\"2.0\",\"id\":\"\\ud83d\\ude00\",\"m\0\":1}";
     static const struct {
         const char *line;
         size_t len;
         const char *id;
     } cases[] = {{l3, sizeof l3 - 1, "null"}, {l4, sizeof l4 - 1, "null"}, {l5, sizeof l5 - 1, "12"},
-                 {l6, sizeof l6 - 1, "null"}, {l7, sizeof l7 - 1, "1.7976931348623157e308"}};
+                 {l6, sizeof l6 - 1, "null"}, {l7, sizeof l7 - 1, "1.7976931348623157e308"},
+                 {l8, sizeof l8 - 1, "null"}, {l9, sizeof l9 - 1, "null"},
+                 {l10, sizeof l10 - 1, "\"\\ud83d\\ude00\""}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char want[256];
         snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32600,"
