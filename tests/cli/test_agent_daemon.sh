@@ -131,7 +131,9 @@ kill -HUP "$AGENT_PID"
 if wait_log "$T/agent.log" 'reload-restart-only.*state_dir, flight_recorder.signing_key \(the recorder.s signing key\), flight_recorder \(other recorder fields\)' 30
 then ok "25 SIGHUP: restart-only fields are named in a warning"
 else notok "25 SIGHUP: restart-only fields are named in a warning" "$(tail -5 "$T/agent.log")"; fi
-check "26 ... and the live change applied: the log is JSON now" grep -q '"event":"reloaded"' "$T/agent.log"
+# the warning comes first; the `reloaded` line follows it (a separate write): wait for it
+if wait_log "$T/agent.log" '"event":"reloaded"' 30; then ok "26 ... and the live change applied: the log is JSON now"
+else notok "26 ... and the live change applied: the log is JSON now" "$(tail -5 "$T/agent.log")"; fi
 check "27 ... state_dir was kept (nothing written elsewhere)" test ! -e "$T/elsewhere"
 mkb 5 "$T/b5.json" "$T/b4.json"
 "$W" publish bundle "$T/b5.json" "${ADM[@]}" >/dev/null
