@@ -3,11 +3,9 @@
  * src/leader. It must never start serving with a configuration it could not fully check, and
  * never print a key or a request body. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "api.h"
