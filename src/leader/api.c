@@ -221,7 +221,7 @@ static bool load_bundle(void *ctx, const wd_store_msg *m)
     if (strcmp(m->stream.org, x->A->org) != 0 ||
         !decode_audience(x, "stored bundle", m->audience_json, &a))
         return true;
-    if (!api_view_add_bundle(x->A, &m->stream, m->seq, m->hash, &a)) {
+    if (!api_view_add_bundle(x->A, &m->stream, m->seq, m->hash, &a, NULL)) {
         wd_audience_free(&a);
         x->oom = true;
         return false;
@@ -236,7 +236,7 @@ static bool load_kill(void *ctx, const wd_store_msg *m)
     if (strcmp(m->stream.org, x->A->org) != 0 ||
         !decode_audience(x, "stored kill", m->audience_json, &a))
         return true;
-    if (!api_view_add_kill(x->A, &m->stream, m->seq, m->hash, &a)) {
+    if (!api_view_add_kill(x->A, &m->stream, m->seq, m->hash, &a, NULL)) {
         wd_audience_free(&a);
         x->oom = true;
         return false;

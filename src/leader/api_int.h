@@ -122,12 +122,12 @@ bool api_decode_audience(wd_leader *L, const char *what, const char *json, wd_au
 /* ---- the view (api_view.c); every function expects the caller to hold A->lock as said ---- */
 
 /* Write lock. Record a bundle (or kill) of st: takes *aud (zeroed on success); an entry
- * already there with that seq is left as it is. false when out of memory (nothing changed,
- * *aud still the caller's). */
+ * already there with that seq is left as it is. *added (may be NULL) says whether it was new.
+ * false when out of memory (nothing changed, *aud still the caller's). */
 bool api_view_add_bundle(wd_api *A, const wd_stream *st, int64_t version, const char *hash,
-                         wd_audience *aud);
+                         wd_audience *aud, bool *added);
 bool api_view_add_kill(wd_api *A, const wd_stream *st, int64_t counter, const char *hash,
-                       wd_audience *aud);
+                       wd_audience *aud, bool *added);
 /* Write lock. Make r the active rollback of its stream (takes *aud as above), or clear the
  * stream's rollback (r NULL). */
 bool api_view_set_rollback(wd_api *A, const wd_stream *st, const api_rollback *r,

@@ -156,11 +156,7 @@ void api_h_bundle_put(wd_leader *L, const wd_http_req *req, const char *rest,
     c = L->store->ops->put_bundle(L->store, &m, req->body, req->body_len, &res, held, &e);
     if (c == WD_OK && (res == WD_PUT_CREATED || res == WD_PUT_SAME)) {
         pthread_rwlock_wrlock(&A->lock);
-        const api_stream *s0 = api_view_stream(A, &m.stream);
-        size_t before = s0 != NULL ? s0->nbundles : 0;
-        view_ok = api_view_add_bundle(A, &m.stream, m.seq, m.hash, &b->audience);
-        const api_stream *s1 = view_ok ? api_view_stream(A, &m.stream) : NULL;
-        added = s1 != NULL && s1->nbundles > before;
+        view_ok = api_view_add_bundle(A, &m.stream, m.seq, m.hash, &b->audience, &added);
         if (res == WD_PUT_CREATED)
             api_view_set_rollback(A, &m.stream, NULL, NULL);
         pthread_rwlock_unlock(&A->lock);
@@ -250,11 +246,7 @@ void api_h_kill_put(wd_leader *L, const wd_http_req *req, const char *rest, wd_h
     c = L->store->ops->put_kill(L->store, &m, req->body, req->body_len, &res, &e);
     if (c == WD_OK && (res == WD_PUT_CREATED || res == WD_PUT_SAME)) {
         pthread_rwlock_wrlock(&A->lock);
-        const api_stream *s0 = api_view_stream(A, &m.stream);
-        size_t before = s0 != NULL ? s0->nkills : 0;
-        view_ok = api_view_add_kill(A, &m.stream, m.seq, m.hash, &k->audience);
-        const api_stream *s1 = view_ok ? api_view_stream(A, &m.stream) : NULL;
-        added = s1 != NULL && s1->nkills > before;
+        view_ok = api_view_add_kill(A, &m.stream, m.seq, m.hash, &k->audience, &added);
         pthread_rwlock_unlock(&A->lock);
     }
     pthread_mutex_unlock(&A->publish);

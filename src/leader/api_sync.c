@@ -59,8 +59,8 @@ static bool merge_msg(merge_ctx *x, const wd_store_msg *m, bool kill)
     if (!api_decode_audience(x->L, kill ? "stored kill" : "stored bundle", m->audience_json, &a))
         return true;
     pthread_rwlock_wrlock(&A->lock);
-    bool ok = kill ? api_view_add_kill(A, &m->stream, m->seq, m->hash, &a)
-                   : api_view_add_bundle(A, &m->stream, m->seq, m->hash, &a);
+    bool ok = kill ? api_view_add_kill(A, &m->stream, m->seq, m->hash, &a, NULL)
+                   : api_view_add_bundle(A, &m->stream, m->seq, m->hash, &a, NULL);
     pthread_rwlock_unlock(&A->lock);
     if (!ok) {
         wd_audience_free(&a);

@@ -51,10 +51,13 @@ static api_stream *stream_get(wd_api *A, const wd_stream *st)
     return s;
 }
 
-/* Insert (seq, hash, *aud) into the ascending list, unless seq is already there. */
+/* Insert (seq, hash, *aud) into the ascending list, unless seq is already there; *added (may
+ * be NULL) says which. */
 static bool list_add(api_msg **list, size_t *n, size_t *cap, int64_t seq, const char *hash,
-                     wd_audience *aud)
+                     wd_audience *aud, bool *added)
 {
+    if (added != NULL)
+        *added = false;
     size_t at = *n;
     while (at > 0 && (*list)[at - 1].seq >= seq) {
         if ((*list)[at - 1].seq == seq)
@@ -77,21 +80,24 @@ static bool list_add(api_msg **list, size_t *n, size_t *cap, int64_t seq, const 
     m->aud = *aud;
     memset(aud, 0, sizeof *aud);
     (*n)++;
+    if (added != NULL)
+        *added = true;
     return true;
 }
 
 bool api_view_add_bundle(wd_api *A, const wd_stream *st, int64_t version, const char *hash,
-                         wd_audience *aud)
+                         wd_audience *aud, bool *added)
 {
     api_stream *s = stream_get(A, st);
-    return s != NULL && list_add(&s->bundles, &s->nbundles, &s->capbundles, version, hash, aud);
+    return s != NULL &&
+           list_add(&s->bundles, &s->nbundles, &s->capbundles, version, hash, aud, added);
 }
 
 bool api_view_add_kill(wd_api *A, const wd_stream *st, int64_t counter, const char *hash,
-                       wd_audience *aud)
+                       wd_audience *aud, bool *added)
 {
     api_stream *s = stream_get(A, st);
-    return s != NULL && list_add(&s->kills, &s->nkills, &s->capkills, counter, hash, aud);
+    return s != NULL && list_add(&s->kills, &s->nkills, &s->capkills, counter, hash, aud, added);
 }
 
 bool api_view_set_rollback(wd_api *A, const wd_stream *st, const api_rollback *r,

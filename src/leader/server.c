@@ -118,7 +118,7 @@ struct worker {
     size_t nconns;
     conn *hold[HOLD_BUCKETS];
     /* held polls woken and not yet re-run, oldest first; wake_tmr re-runs them WAKE_BATCH at
-     * a time (made on the first wake-up; NULL until then) */
+     * a time (made with the worker) */
     conn *wq_head, *wq_tail;
     struct event *wake_tmr;
     /* the Date header of this second (respond) */
@@ -1167,8 +1167,7 @@ static void wake_tmr_cb(evutil_socket_t fd, short what, void *arg)
 /* Wake the polls w holds on key: queue them, and let wake_tmr re-run them WAKE_BATCH per turn
  * of the loop. So whatever the loop already has to write — the publisher's own answer first
  * of all — goes out before the first batch, and each batch's answers reach the wire while the
- * next one is prepared, instead of every held poll being re-run before any answer is written.
- * Without the timer (out of memory making it), every woken poll is re-run at once. */
+ * next one is prepared, instead of every held poll being re-run before any answer is written. */
 static void wake_key(worker *w, const char *key)
 {
     unsigned b = key_hash(key);
@@ -1177,12 +1176,6 @@ static void wake_key(worker *w, const char *key)
             wq_push(c);
     if (w->wq_head == NULL)
         return;
-    if (w->wake_tmr == NULL)
-        w->wake_tmr = evtimer_new(w->base, wake_tmr_cb, w);
-    if (w->wake_tmr == NULL) {
-        wake_run(w, SIZE_MAX);
-        return;
-    }
     if (!evtimer_pending(w->wake_tmr, NULL)) {
         static const struct timeval now = {0, 0};
         evtimer_add(w->wake_tmr, &now);
@@ -1569,7 +1562,8 @@ wd_code wd_server_run(wd_leader *L, const wd_server_handlers *h, wd_err *e)
         w->mu_ok = pthread_mutex_init(&w->mu, NULL) == 0;
         w->base = w->mu_ok ? event_base_new() : NULL;
         w->cmd_ev = w->base ? event_new(w->base, -1, EV_PERSIST, cmd_cb, w) : NULL;
-        if (w->cmd_ev == NULL) {
+        w->wake_tmr = w->cmd_ev ? evtimer_new(w->base, wake_tmr_cb, w) : NULL;
+        if (w->wake_tmr == NULL) {
             rc = wd_err_set(e, WD_E_NOMEM, "cannot create an event loop");
             goto out;
         }
